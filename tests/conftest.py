@@ -1,0 +1,115 @@
+"""Bake the template once per test session and install the baked project once.
+
+Every test of the baked project shares these two session fixtures: ``baked``
+(the default answers, baked with the real cookiecutter CLI) and ``project_venv``
+(a fresh virtual environment holding the baked project, installed with
+``pip install -e .[dev]`` and the newest setuptools, as a user would).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+DEFAULT_CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+
+@dataclass
+class Baked:
+    """A baked project: its folder, the CLI's exit status and its output."""
+
+    path: Path
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def module(self) -> str:
+        return next(p.name for p in (self.path / "src").iterdir() if p.is_dir())
+
+
+def bake(
+    output_dir: Path,
+    *answers: str,
+    options: tuple[str, ...] = ("--no-input", "--default-config"),
+    cookiecutter: list[str] | None = None,
+) -> Baked:
+    """Run the real cookiecutter CLI with ``key=value`` answers; return what it made.
+
+    By default the user's own cookiecutter config is ignored (``--default-config``),
+    so a developer's settings cannot change what the tests see.
+    """
+    command = cookiecutter or [sys.executable, "-m", "cookiecutter"]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [*command, *options, "--output-dir", str(output_dir), str(TEMPLATE), *answers],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    made = [p for p in output_dir.iterdir() if p.is_dir()]
+    return Baked(made[0] if len(made) == 1 else output_dir, done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory) -> Baked:
+    """The template baked with its default answers, once per session."""
+    result = bake(tmp_path_factory.mktemp("default"))
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@dataclass
+class Venv:
+    """A virtual environment and a way to run its commands in a folder."""
+
+    path: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.path / "bin" / name)
+
+    def run(self, *command: str, cwd: Path, timeout: float = 600, env: dict | None = None, check=True):
+        program, *rest = command
+        done = subprocess.run(
+            [self.bin(program), *rest],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {}), "VIRTUAL_ENV": str(self.path)},
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {done.returncode}\n--- stdout\n{done.stdout[-6000:]}"
+                f"\n--- stderr\n{done.stderr[-6000:]}"
+            )
+        return done
+
+
+def make_venv(path: Path) -> Venv:
+    venv.EnvBuilder(with_pip=True, clear=True).create(path)
+    return Venv(path)
+
+
+@pytest.fixture(scope="session")
+def project_venv(baked, tmp_path_factory) -> Venv:
+    """A fresh venv with the baked project installed as a user would: ``pip install -e .[dev]``.
+
+    setuptools is first raised to its newest release, which (from 82 on) no longer
+    ships ``pkg_resources``: a dependency that still imports it fails here, as it would
+    in a Python 3.12+ venv on a user's machine.
+    """
+    environment = make_venv(tmp_path_factory.mktemp("venv") / "venv")
+    environment.run(
+        "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip", "setuptools", cwd=baked.path
+    )
+    environment.run("python", "-m", "pip", "install", "--quiet", "-e", ".[dev]", cwd=baked.path, timeout=1500)
+    return environment

@@ -1,0 +1,18 @@
+"""The project's own package: one module per job of the research workflow.
+
+- ``paths``: the project root and its folders.
+- ``etl``: raw files in ``data/raw`` into one SQLite database (``invoke etl``).
+- ``data``: load and query that database from notebooks and scripts.
+- ``cells``, ``extract``: notebook cells, and a cell turned into a script.
+- ``results``: numbered, provenance-carrying results of runs.
+- ``figures``: paper figures as PDF and EPS.
+- ``workspace``: an IPython extension listing the notebook's variables.
+- ``sweep``: parameter sweeps on a process pool or a Dask cluster.
+
+Modules are imported on demand, so ``import <package>`` stays cheap.
+"""
+
+from .errors import ProjectError
+
+__all__ = ["ProjectError"]
+__version__ = "0.1.0"

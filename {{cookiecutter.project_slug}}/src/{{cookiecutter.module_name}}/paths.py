@@ -1,0 +1,99 @@
+"""Where the project lives: its root folder and the folders of each workflow step.
+
+The root is found, in this order, from the ``PROJECT_ROOT`` environment
+variable, from this file's place in a ``src/`` checkout (the usual editable
+install), or by walking up from the working directory to the ``pyproject.toml``
+that names this package. Everything else is relative to it, so notebooks,
+scripts and tasks agree on where data and results are whatever their working
+directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from .errors import ProjectError
+
+PACKAGE = __name__.rpartition(".")[0]
+
+
+class ProjectRootNotFound(ProjectError):
+    """No project folder could be found."""
+
+
+def _declares_package(pyproject: Path) -> bool:
+    return pyproject.is_file() and (pyproject.parent / "src" / PACKAGE).is_dir()
+
+
+@cache
+def find_root() -> Path:
+    """The project's root folder (the one holding ``pyproject.toml``)."""
+    configured = os.environ.get("PROJECT_ROOT")
+    if configured:
+        root = Path(configured).expanduser().resolve()
+        if not (root / "pyproject.toml").is_file():
+            raise ProjectRootNotFound(
+                f"PROJECT_ROOT={configured} has no pyproject.toml: point it at the project folder"
+            )
+        return root
+    here = Path(__file__).resolve()
+    if len(here.parents) > 2 and _declares_package(here.parents[2] / "pyproject.toml"):
+        return here.parents[2]
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if _declares_package(folder / "pyproject.toml"):
+            return folder.resolve()
+    raise ProjectRootNotFound(
+        f"cannot find the project folder of package {PACKAGE!r}: run from inside the project "
+        "or set PROJECT_ROOT to its folder"
+    )
+
+
+@cache
+def config() -> dict:
+    """The project's settings: the ``[tool.<package>]`` table of ``pyproject.toml``."""
+    with open(find_root() / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle).get("tool", {}).get(PACKAGE, {})
+
+
+@cache
+def project_name() -> str:
+    """The distribution name from ``pyproject.toml`` (e.g. ``penguin-study``)."""
+    with open(find_root() / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["name"]
+
+
+def __getattr__(name: str) -> Path:
+    # Folder constants resolve lazily, so importing this module never fails
+    # outside a project (e.g. in a worker started elsewhere) until one is used.
+    folders = {
+        "ROOT": (),
+        "DATA_DIR": ("data",),
+        "RAW_DIR": ("data", "raw"),
+        "INTERIM_DIR": ("data", "interim"),
+        "PROCESSED_DIR": ("data", "processed"),
+        "NOTEBOOKS_DIR": ("notebooks",),
+        "FIGURE_SOURCES_DIR": ("notebooks", "figures"),
+        "SCRIPTS_DIR": ("scripts",),
+        "RESULTS_DIR": ("results",),
+        "FIGURES_DIR": ("figures",),
+    }
+    if name in folders:
+        return find_root().joinpath(*folders[name])
+    if name == "DATABASE":
+        return find_root() / "data" / "processed" / f"{project_name().replace('-', '_')}.sqlite"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def inside(base: Path, relative: str | os.PathLike) -> Path:
+    """``base / relative``, refusing a path that escapes ``base`` (``..``, absolute paths).
+
+    >>> inside(Path("/p/results"), "kmeans").name
+    'kmeans'
+    """
+    candidate = (base / relative).resolve()
+    if Path(relative).is_absolute() or not candidate.is_relative_to(base.resolve()):
+        raise ProjectError(f"{str(relative)!r} leaves {base}: give a name inside it, without '..'")
+    return candidate

@@ -1,0 +1,40 @@
+"""The project's tasks: `invoke --list` shows them, `invoke --help TASK` explains one.
+
+This file only wires tasks to the library in src/{{ cookiecutter.module_name }}/; the work happens there,
+so every step can also be called from a notebook. Heavy imports (pandas, scipy,
+matplotlib) stay inside task bodies so that `invoke --list` answers at once.
+"""
+
+import sys
+from contextlib import contextmanager
+
+from invoke import Collection, Exit, task
+
+PACKAGE = "{{ cookiecutter.module_name }}"
+
+
+@contextmanager
+def user_errors():
+    """Turn the package's own errors into one line and a non-zero exit, never a traceback."""
+    from {{ cookiecutter.module_name }}.errors import ProjectError
+
+    try:
+        yield
+    except ProjectError as error:
+        raise Exit(f"Error: {error}", code=1) from None
+    except KeyboardInterrupt:
+        raise Exit("Interrupted: run the task again to finish.", code=130) from None
+
+
+@task(help={"args": "extra arguments for pytest, e.g. \"-k etl -x\""})
+def test(c, args=""):
+    """Run the project's own tests (pytest)."""
+    import shlex
+    import subprocess
+
+    code = subprocess.run([sys.executable, "-m", "pytest", *shlex.split(args)]).returncode
+    if code:
+        raise Exit(code=code)
+
+
+ns = Collection(test)

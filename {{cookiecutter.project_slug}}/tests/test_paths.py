@@ -1,0 +1,54 @@
+"""The project root and its folders are found from anywhere inside the project."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.module_name }} import ProjectError, paths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_root_is_the_folder_holding_pyproject():
+    """The root is this checkout, whatever the working directory."""
+    assert paths.find_root() == ROOT
+    assert paths.RAW_DIR == ROOT / "data" / "raw"
+    assert paths.RESULTS_DIR == ROOT / "results"
+
+
+def test_database_is_named_after_the_project():
+    """The default database lives in data/processed and is named after the distribution."""
+    assert paths.DATABASE.parent == ROOT / "data" / "processed"
+    assert paths.DATABASE.name == paths.project_name().replace("-", "_") + ".sqlite"
+
+
+def test_project_root_variable_must_point_at_a_project(tmp_path):
+    """PROJECT_ROOT pointing at a folder without pyproject.toml is one clear error."""
+    code = f"from {paths.PACKAGE} import paths; paths.find_root()"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PROJECT_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert f"PROJECT_ROOT={tmp_path} has no pyproject.toml" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc", "a/../../b"])
+def test_inside_refuses_paths_that_leave_the_folder(name, tmp_path):
+    """A name with '..' or an absolute path cannot escape its base folder."""
+    with pytest.raises(ProjectError, match="leaves"):
+        paths.inside(tmp_path, name)
+
+
+def test_inside_accepts_nested_names(tmp_path):
+    assert paths.inside(tmp_path, "a/b") == (tmp_path / "a" / "b").resolve()
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError):
+        paths.NOT_A_FOLDER  # noqa: B018
