@@ -3,6 +3,7 @@
 
     python3 dev.py demo   bake the worked example into build/demo/ and run its workflow
     python3 dev.py test   install the test tools into .venv/ and run the whole test suite
+    python3 dev.py bench [NAME ...]   run benchmarks/NAME.py (all by default) in a baked project
 
 Both can be run again at any time: environments are reused while their
 requirements are unchanged, and the demo project is baked afresh each time.
@@ -59,9 +60,10 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=HERE).returncode
 
 
-def demo() -> int:
+def baked_project(name: str) -> tuple[Path, Path]:
+    """Bake the default project afresh into build/NAME/; return it and its venv's python."""
     python = test_environment()
-    output = BUILD / "demo"
+    output = BUILD / name
     project = output / DEMO_SLUG
     if project.exists():
         shutil.rmtree(project)
@@ -71,10 +73,25 @@ def demo() -> int:
     # The project's environment lives beside it so re-baking keeps it; the editable
     # install points at the same src/ folder every time.
     project_python = ensure_venv(
-        BUILD / "demo-venv",
+        BUILD / f"{name}-venv",
         [["--upgrade", "setuptools"], ["-e", f"{project}[dev]"]],
         (project / "pyproject.toml").read_bytes(),
     )
+    return project, project_python
+
+
+def bench(names: list[str]) -> int:
+    """Run each benchmark script with the baked project's Python, in the project folder."""
+    project, python = baked_project("bench")
+    scripts = [HERE / "benchmarks" / f"{n}.py" for n in names] or sorted((HERE / "benchmarks").glob("*.py"))
+    for script in scripts:
+        say(f"benchmark {script.stem}")
+        run(python, script, cwd=project)
+    return 0
+
+
+def demo() -> int:
+    project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
     say("running the example workflow: invoke --list, invoke test")
     run(invoke, "--list", cwd=project)
@@ -87,10 +104,11 @@ def demo() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test"}:
+    commands = {"demo": lambda: demo(), "test": lambda: test(argv[1:]), "bench": lambda: bench(argv[1:])}
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
-    return demo() if argv[0] == "demo" else test(argv[1:])
+    return commands[argv[0]]()
 
 
 if __name__ == "__main__":

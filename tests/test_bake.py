@@ -39,8 +39,10 @@ COMMON_FILES = {
     "results/.gitkeep",
     "figures/.gitkeep",
     "src/{module}/__init__.py",
+    "src/{module}/cells.py",
     "src/{module}/errors.py",
     "src/{module}/paths.py",
+    "tests/test_cells.py",
     "tests/test_paths.py",
 }
 
