@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -113,3 +114,34 @@ def project_venv(baked, tmp_path_factory) -> Venv:
     )
     environment.run("python", "-m", "pip", "install", "--quiet", "-e", ".[dev]", cwd=baked.path, timeout=1500)
     return environment
+
+
+@dataclass
+class Project:
+    """A private copy of the baked project, run with the session's venv.
+
+    The venv's editable install imports the package from the session's baked
+    project; ``PROJECT_ROOT`` points the package's paths at this copy, so data,
+    results and figures land here and tests cannot disturb each other.
+    """
+
+    path: Path
+    venv: Venv
+
+    @property
+    def env(self) -> dict:
+        return {"PROJECT_ROOT": str(self.path)}
+
+    def run(self, *command: str, check: bool = True, timeout: float = 600, env: dict | None = None):
+        """Run a command of the venv (``invoke``, ``python``, ...) in the project folder."""
+        return self.venv.run(
+            *command, cwd=self.path, check=check, timeout=timeout, env={**self.env, **(env or {})}
+        )
+
+
+@pytest.fixture
+def project(baked, project_venv, tmp_path) -> Project:
+    """A fresh copy of the baked project for one test (see :class:`Project`)."""
+    copy = tmp_path / baked.path.name
+    shutil.copytree(baked.path, copy, symlinks=True)
+    return Project(copy, project_venv)

@@ -42,6 +42,7 @@ COMMON_FILES = {
     "src/{module}/cells.py",
     "src/{module}/errors.py",
     "src/{module}/paths.py",
+    "src/{module}/provenance.py",
     "tests/test_cells.py",
     "tests/test_paths.py",
 }
