@@ -1,0 +1,768 @@
+"""Step 0: every raw data file under ``data/raw/`` into one SQLite database, typed and exact.
+
+One table per file, named from the file name (``Tweets 2015.csv.gz`` -> ``tweets_2015``);
+a folder directly under ``data/raw/`` is one table of parts named after the folder.
+Each table loads in one transaction into a staging table that replaces the old table
+only when complete, with its manifest rows written in the same transaction: an error,
+Ctrl-C or ``kill -9`` at any moment leaves every table as it was. Unchanged files
+are skipped.
+
+>>> table_name("Tweets 2015.csv.gz"), table_name("2015-survey.tsv"), table_name("Ünïcode.csv")
+('tweets_2015', 't_2015_survey', 'unicode')
+
+Settings: ``[tool.<package>.etl]`` in pyproject.toml (defaults for every table) and
+``[tool.<package>.etl.tables.<table>]`` (one table); see :data:`SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import queue
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__, inference, paths, provenance, readers
+from .errors import ProjectError
+from .readers import BadLine, Rejected, SourceError
+
+ETL_FORMAT = 1  # raise when a change of the loader must reload every table
+MANIFEST = "_etl_manifest"
+STAGING = "_etl_staging"
+DATA_EXTENSIONS = [".csv", ".tsv", ".tab", ".psv"]
+SETTINGS = {
+    "delimiter": "field separator (default: from the extension, checked against the header)",
+    "encoding": "text encoding (default utf-8; a UTF-8 or UTF-16 BOM is recognised)",
+    "quote": 'quote character (default ")',
+    "header": "whether the first line names the columns (default true)",
+    "columns": "column names to use (replace the header's, or name the columns if header = false)",
+    "null_markers": 'field values that mean NULL besides the empty field, e.g. ["NA"]',
+    "empty_is_null": "whether an empty field is NULL (default true); false keeps it as ''",
+    "types": 'column types that override inference, e.g. {zip = "TEXT"}',
+    "index": 'columns to index after the load, e.g. ["species", ["island", "year"]]',
+    "skip_rows": "lines to skip before the header (default 0)",
+    "extensions": 'file types loaded (default [".csv", ".tsv", ".tab", ".psv"]; add ".txt")',
+}
+TABLE_ONLY = {"columns", "types", "index"}
+
+
+class EtlError(ProjectError):
+    """A problem with the ETL settings, the database or the set of raw files."""
+
+
+# ---- what to load --------------------------------------------------------------------------------
+
+
+def table_name(file_name: str) -> str:
+    """The table a file or folder loads into: lower case, ASCII letters, digits and ``_``."""
+    stem = readers.split_name(file_name)[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^0-9a-z]+", "_", ascii_stem.lower()).strip("_") or "table"
+    if name[0].isdigit() or name.startswith("sqlite_"):
+        name = "t_" + name
+    return name
+
+
+@dataclass
+class Group:
+    """The files that load into one table (one file, or the parts of a folder)."""
+
+    table: str
+    files: list[Path]
+    origin: Path  # the file or folder under data/raw
+
+
+def is_data_file(path: Path, extensions: list[str]) -> bool:
+    _, data, compression = readers.split_name(path.name)
+    return (data in extensions) or (compression == ".zip" and not data)
+
+
+def discover(raw_dir: Path, extensions: list[str]) -> tuple[list[Group], list[str]]:
+    """Tables to load from ``raw_dir``, and an error message for each name collision."""
+    found: dict[str, list[Group]] = {}
+    for child in sorted(raw_dir.iterdir()) if raw_dir.is_dir() else []:
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            parts = sorted(
+                p
+                for p in child.rglob("*")
+                if not any(x.startswith(".") for x in p.relative_to(child).parts)
+                and not p.is_dir()
+                and is_data_file(p, extensions)
+            )
+            if parts:
+                found.setdefault(table_name(child.name), []).append(
+                    Group(table_name(child.name), parts, child)
+                )
+        elif is_data_file(child, extensions):
+            found.setdefault(table_name(child.name), []).append(
+                Group(table_name(child.name), [child], child)
+            )
+    groups, collisions = [], []
+    for table, candidates in found.items():
+        if len(candidates) == 1:
+            groups.append(candidates[0])
+        else:
+            names = " and ".join(relative(g.origin) for g in candidates)
+            collisions.append(
+                f"table {table}: {names} would both load into it: rename one of them "
+                "(names differing only in case, punctuation or extension collide)"
+            )
+    return groups, collisions
+
+
+def relative(path: Path) -> str:
+    try:
+        return path.relative_to(paths.ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def settings_for(table: str) -> dict:
+    """The table's settings: the etl defaults overlaid with its own table."""
+    config = paths.config().get("etl", {})
+    tables = config.get("tables", {})
+    defaults = {k: v for k, v in config.items() if k != "tables"}
+    for where, values in [
+        ("[tool.{p}.etl]", defaults),
+        *((f"[tool.{{p}}.etl.tables.{t}]", v) for t, v in tables.items()),
+    ]:
+        unknown = set(values) - set(SETTINGS)
+        if unknown:
+            raise EtlError(
+                f"unknown ETL setting {sorted(unknown)[0]!r} in {where.format(p=paths.PACKAGE)} of "
+                f"pyproject.toml: use one of {', '.join(sorted(SETTINGS))}"
+            )
+    misplaced = TABLE_ONLY & set(defaults)
+    if misplaced:
+        raise EtlError(
+            f"setting {sorted(misplaced)[0]!r} belongs to one table: move it to "
+            f"[tool.{paths.PACKAGE}.etl.tables.<table>]"
+        )
+    return {**defaults, **tables.get(table, {})}
+
+
+# ---- the database --------------------------------------------------------------------------------
+
+
+def quote(identifier: str) -> str:
+    """An SQL identifier in double quotes (embedded quotes doubled).
+
+    >>> quote('a"; DROP TABLE x; --')
+    '"a""; DROP TABLE x; --"'
+    """
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def connect(database: Path):
+    """A connection for loading: explicit transactions, a rollback journal on disk."""
+    import adbc_driver_sqlite.dbapi
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    connection = adbc_driver_sqlite.dbapi.connect(str(database), autocommit=True)
+    cursor = connection.cursor()
+    # A rollback journal, not WAL: WAL doubled the load time. Its pages are synced at
+    # commit (synchronous=NORMAL), so a killed process never leaves a half table.
+    for pragma in (
+        "journal_mode=DELETE",
+        "synchronous=NORMAL",
+        "cache_size=-65536",
+        "busy_timeout=10000",
+        "temp_store=FILE",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+        cursor.fetchall()
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {MANIFEST} (path TEXT PRIMARY KEY, table_name TEXT NOT NULL, "
+        "part INTEGER, size INTEGER, mtime_ns INTEGER, sha256 TEXT, rows INTEGER, "
+        "rejected INTEGER, "
+        "columns TEXT, settings TEXT, notes TEXT, started TEXT, finished TEXT, tool TEXT)"
+    )
+    return connection, cursor
+
+
+def execute(cursor, sql: str, parameters=None) -> list:
+    cursor.execute(sql, parameters=parameters) if parameters is not None else cursor.execute(sql)
+    try:
+        return cursor.fetchall()
+    except Exception:  # a statement without a result set
+        return []
+
+
+def manifest_rows(cursor, table: str) -> list[tuple]:
+    return execute(
+        cursor,
+        f"SELECT path, size, mtime_ns, settings, tool FROM {MANIFEST} "
+        "WHERE table_name = ? ORDER BY part",
+        (table,),
+    )
+
+
+def table_exists(cursor, table: str) -> bool:
+    return bool(
+        execute(cursor, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,))
+    )
+
+
+# ---- loading one table ---------------------------------------------------------------------------
+
+
+@dataclass
+class TableReport:
+    """What happened to one table."""
+
+    table: str
+    sources: list[str]
+    status: str = "loaded"  # loaded, skipped or failed
+    rows: int = 0
+    rejected: int = 0
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    hints: list[str] = field(default_factory=list)
+    rejects_file: Path | None = None
+
+
+@dataclass
+class Part:
+    path: Path
+    label: str
+    rows: int = 0
+    rejected: int = 0
+    sha256: str = ""
+    header: list[str] = field(default_factory=list)
+
+
+class TableLoader:
+    """Loads one group of files into the staging table; the caller owns the transaction."""
+
+    def __init__(self, cursor, group: Group, settings: dict, on_bad_lines: str, progress):
+        self.cursor = cursor
+        self.group = group
+        self.settings = settings
+        self.on_bad_lines = on_bad_lines
+        self.progress = progress
+        self.rejects: list[tuple[str, int, str, str]] = []
+        self.text_columns: set[int] = set()
+        self.columns: list[inference.Column] = []
+        self.parts: list[Part] = []
+        self.layout: readers.Layout | None = None
+        self.writer = Writer(cursor)
+
+    def sql(self, statement: str, parameters=None) -> list:
+        """Run one statement after the inserts queued before it."""
+        self.writer.drain()
+        return execute(self.cursor, statement, parameters)
+
+    # The table is loaded again from the start when a REAL column must turn TEXT late
+    # (a double does not remember its text): rare, and cheaper than keeping every text.
+    def load(self) -> None:
+        try:
+            self._load_with_restarts()
+        finally:
+            try:
+                self.writer.drain()
+            finally:
+                self.writer.close()
+
+    def _load_with_restarts(self) -> None:
+        while True:
+            self.sql("SAVEPOINT etl_table")
+            try:
+                self._load_parts()
+            except inference.Restart as restart:
+                self.sql("ROLLBACK TO etl_table")
+                self.sql("RELEASE etl_table")
+                self.text_columns.update(restart.columns)
+                continue
+            except BaseException:
+                self.sql("ROLLBACK TO etl_table")
+                self.sql("RELEASE etl_table")
+                raise
+            self.sql("RELEASE etl_table")
+            return
+
+    def _load_parts(self) -> None:
+        self.sql(f"DROP TABLE IF EXISTS {STAGING}")
+        self.columns, self.parts, self.rejects = [], [], []
+        self.layout = None
+        for path in self.group.files:
+            part = Part(path, relative(path))
+            self.parts.append(part)
+            snapshot = copy.deepcopy(self.columns), self.layout
+            self.sql("SAVEPOINT etl_part")
+            try:
+                self._load_part(part, careful=False)
+            except _Fallback:
+                # Undo this part's rows (and the column states they moved), then read it again.
+                self.sql("ROLLBACK TO etl_part")
+                self.columns, self.layout = snapshot
+                if self.layout is not None:
+                    self.typer.columns = self.columns
+                part.rows = part.rejected = 0
+                self._load_part(part, careful=True)
+            self.sql("RELEASE etl_part")
+        if not sum(p.rows for p in self.parts):
+            if self.rejects:
+                raise SourceError(
+                    f"{self.group.table}: every line was rejected ({len(self.rejects)}): "
+                    "is the delimiter or the encoding wrong?"
+                )
+            raise SourceError(
+                f"{relative(self.group.origin)}: has a header but no data rows: nothing to load"
+            )
+
+    def _start_table(self, layout: readers.Layout, label: str) -> None:
+        """The first part fixes the columns; the others must have the same header."""
+        if self.layout is None:
+            self.layout = layout
+            types = self.settings.get("types", {})
+            unknown = set(types) - set(layout.names)
+            if unknown:
+                raise SourceError(
+                    f"{label}: types names a column it does not have: {sorted(unknown)[0]!r}"
+                )
+            self.columns = []
+            for index, (name, source) in enumerate(zip(layout.names, layout.header, strict=True)):
+                forced = types.get(name)
+                if forced is not None and str(forced).upper() not in inference.TYPES_BY_NAME:
+                    raise SourceError(
+                        f"types: {forced!r} for column {name!r} is not INTEGER, REAL or TEXT"
+                    )
+                column = inference.Column(
+                    name, source, inference.TYPES_BY_NAME[str(forced).upper()] if forced else None
+                )
+                if index in self.text_columns and column.forced is None:
+                    column.state = inference.TEXT
+                self.columns.append(column)
+            markers = [str(m) for m in self.settings.get("null_markers", [])]
+            self.typer = inference.Typer(
+                self.columns, markers, self.settings.get("empty_is_null", True)
+            )
+            internal = ", ".join(quote(f"c{i}") for i in range(len(self.columns)))
+            self.sql(f"CREATE TABLE {STAGING} ({internal})")
+        elif layout.header != self.layout.header:
+            first = self.parts[0].label
+            differs = next(
+                (
+                    i
+                    for i, (a, b) in enumerate(zip(layout.header, self.layout.header, strict=False))
+                    if a != b
+                ),
+                min(len(layout.header), len(self.layout.header)),
+            )
+            raise SourceError(
+                f"{label}: its header differs from {first}'s at column {differs + 1} "
+                f"({len(layout.header)} columns, {first} has {len(self.layout.header)}): "
+                "parts of one table must share the header"
+            )
+
+    def _load_part(self, part: Part, careful: bool) -> None:
+        import pyarrow as pa
+
+        with readers.open_source(part.path, part.label) as source:
+            stream = source.stream
+            try:
+                inner = (
+                    source.stream.name
+                    if part.path.name.lower().endswith(".zip")
+                    else part.path.name
+                )
+                extension = readers.split_name(os.path.basename(str(inner)))[1]
+                layout, stream = readers.read_layout(stream, part.label, self.settings, extension)
+            except readers.read_errors() as error:
+                raise readers.damaged(part.label, error) from None
+            part.header = layout.header
+            self._start_table(layout, part.label)
+            bar = self.progress(part.label, source.size)
+            try:
+                if careful:
+                    batches = self._careful_batches(stream, layout, part)
+                else:
+                    batches = readers.fast_batches(stream, layout)
+                try:
+                    for arrays in batches:
+                        self._write(arrays)
+                        part.rows += len(arrays[0])
+                        bar.advance(source.tap.count, part.rows)
+                except (pa.ArrowInvalid, inference.Misfit, *readers.read_errors()) as error:
+                    if careful:
+                        raise readers.damaged(part.label, error) from None
+                    raise _Fallback from error
+            finally:
+                bar.close()
+            part.sha256 = source.tap.hash.hexdigest()
+
+    def _careful_batches(self, stream, layout: readers.Layout, part: Part):
+        """Rows from the careful reader; each bad line is rejected (or raised) with its number."""
+        import pyarrow as pa
+
+        forced = [(i, c.forced) for i, c in enumerate(self.columns) if c.forced in (1, 2)]
+        markers = set(self.typer.markers.to_pylist()) if self.typer.markers is not None else set()
+        empty_is_null = self.typer.empty_is_null
+        rows: list[list[str]] = []
+        line = 0
+        try:
+            for line, record in readers.careful_records(stream, layout, part.label):
+                if not isinstance(record, Rejected):
+                    for i, kind in forced:
+                        text = record[i]
+                        if not (
+                            (text == "" and empty_is_null)
+                            or text in markers
+                            or inference.fits(text, kind)
+                        ):
+                            record = Rejected(
+                                line,
+                                f"column {self.columns[i].name!r}: {text!r} is not "
+                                f"{inference.TYPE_NAMES[kind]} (types setting)",
+                                layout.delimiter.join(record),
+                            )
+                            break
+                if isinstance(record, Rejected):
+                    if self.on_bad_lines == "error":
+                        raise BadLine(part.label, record.line, record.reason, record.text)
+                    self.rejects.append((part.label, record.line, record.reason, record.text))
+                    part.rejected += 1
+                    continue
+                rows.append(record)
+                if len(rows) >= readers.CAREFUL_BATCH_ROWS:
+                    yield [pa.array(column, pa.string()) for column in zip(*rows, strict=True)]
+                    rows = []
+        except readers.read_errors() as error:
+            raise readers.damaged(part.label, error, line) from None
+        if rows:
+            yield [pa.array(column, pa.string()) for column in zip(*rows, strict=True)]
+
+    def _write(self, arrays) -> None:
+        import pyarrow as pa
+
+        typed, demoted = self.typer.convert(arrays)
+        for index, _before, after in demoted:
+            if after == inference.TEXT:  # integers written so far become their (canonical) text
+                column = quote(f"c{index}")
+                self.sql(
+                    f"UPDATE {STAGING} SET {column} = CAST({column} AS TEXT) "
+                    f"WHERE typeof({column}) = 'integer'",
+                )
+            # INTEGER -> REAL needs nothing: a REAL column reads its integers as doubles.
+        self.writer.insert(
+            pa.RecordBatch.from_arrays(typed, names=[f"c{i}" for i in range(len(typed))])
+        )
+
+    def finish(self, table: str) -> None:
+        """Give the columns their names and types, then put the table in place of the old one."""
+        columns = ", ".join(f"{quote(c.name)} {c.sql_type}" for c in self.columns)
+        (version,) = self.sql("PRAGMA schema_version")[0]
+        # One edit of the stored CREATE TABLE: the values are already stored as their final
+        # types, so no row is rewritten (SQLite's documented procedure for such changes).
+        self.sql("PRAGMA writable_schema = ON")
+        self.sql(
+            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?",
+            (f"CREATE TABLE {STAGING} ({columns})", STAGING),
+        )
+        self.sql(f"PRAGMA schema_version = {int(version) + 1}")
+        self.sql("PRAGMA writable_schema = OFF")
+        kind = self.sql("SELECT type FROM sqlite_schema WHERE name = ? COLLATE NOCASE", (table,))
+        if kind and kind[0][0] != "table":
+            raise EtlError(
+                f"table {table}: the database has a {kind[0][0]} of that name: drop it first"
+            )
+        self.sql(f"DROP TABLE IF EXISTS {quote(table)}")
+        self.sql(f"ALTER TABLE {STAGING} RENAME TO {quote(table)}")
+        for entry in self.settings.get("index", []):
+            names = [entry] if isinstance(entry, str) else list(entry)
+            missing = [n for n in names if n not in {c.name for c in self.columns}]
+            if missing:
+                raise EtlError(
+                    f"table {table}: index names a column it does not have: {missing[0]!r}"
+                )
+            index = f"{table}_" + "_".join(re.sub(r"\W+", "_", n) for n in names)
+            self.sql(
+                f"CREATE INDEX {quote(index)} ON {quote(table)} "
+                f"({', '.join(quote(n) for n in names)})",
+            )
+
+
+class Writer:
+    """Runs the inserts on a thread of their own, so the next batch is typed meanwhile.
+
+    SQLite and Arrow release the GIL, so on two cores the inserts and the typing overlap.
+    Every other statement first waits for the inserts queued before it (:meth:`drain`).
+    """
+
+    def __init__(self, cursor):
+        self.cursor = cursor.connection.cursor()  # its own: ingest leaves its statement bound
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="etl-writer", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            try:
+                if self.error is None:
+                    self.cursor.adbc_ingest(STAGING, batch, mode="append")
+            except BaseException as error:  # handed to the loading thread by drain()
+                self.error = error
+            finally:
+                self.queue.task_done()
+        self.queue.task_done()
+
+    def insert(self, batch) -> None:
+        if self.error is not None:
+            self.drain()
+        self.queue.put(batch)
+
+    def drain(self) -> None:
+        self.queue.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.cursor.close()
+
+
+class _Fallback(Exception):
+    """The fast reader met something only the careful reader can report or skip."""
+
+
+# ---- the run -------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A tqdm bar per file in compressed bytes, with rows/s; silent when not a terminal or quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, label: str, size: int) -> Bar:
+        return Bar(label, size, self.quiet)
+
+
+class Bar:
+    def __init__(self, label: str, size: int, quiet: bool):
+        from tqdm import tqdm
+
+        self.started = time.perf_counter()
+        self.done = 0
+        self.bar = tqdm(
+            total=size,
+            desc=label,
+            unit="B",
+            unit_scale=True,
+            leave=False,
+            disable=True if quiet else None,
+        )
+
+    def advance(self, count: int, rows: int) -> None:
+        if self.bar.disable:
+            return
+        self.bar.update(count - self.done)
+        self.done = count
+        self.bar.set_postfix_str(
+            f"{rows / max(time.perf_counter() - self.started, 1e-9):,.0f} rows/s", False
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(
+    names: list[str] | tuple[str, ...] = (),
+    *,
+    database: str | os.PathLike | None = None,
+    force: bool = False,
+    on_bad_lines: str = "error",
+    quiet: bool = False,
+) -> list[TableReport]:
+    """Load the raw files into the database; returns one report per table (see :func:`summary`).
+
+    ``names`` limits the run to those tables (or files/folders under ``data/raw``).
+    A table fails alone: the others still load.
+    """
+    if on_bad_lines not in ("error", "skip"):
+        raise EtlError(f"--on-bad-lines {on_bad_lines!r}: use error or skip")
+    extensions = [
+        e.lower() for e in paths.config().get("etl", {}).get("extensions", DATA_EXTENSIONS)
+    ]
+    groups, collisions = discover(paths.RAW_DIR, extensions)
+    reports = [
+        TableReport(m.split(":")[0].removeprefix("table "), [], "failed", error=m)
+        for m in collisions
+    ]
+    if names:
+        wanted = {table_name(n) for n in names} | set(names)
+        groups = [g for g in groups if g.table in wanted or relative(g.origin) in wanted]
+        reports = [r for r in reports if r.table in wanted]
+        known = {g.table for g in groups} | {r.table for r in reports}
+        missing = [n for n in names if n not in known and table_name(n) not in known]
+        if missing:
+            raise EtlError(
+                f"no data file or folder in data/raw for {missing[0]!r}: `invoke etl` with no "
+                "names loads everything"
+            )
+    if not groups and not reports:
+        raise EtlError(
+            f"no data files in {relative(paths.RAW_DIR)}: put the raw CSV/TSV files there"
+        )
+    target = Path(database) if database else paths.DATABASE
+    connection, cursor = connect(target)
+    progress = Progress(quiet)
+    try:
+        execute(cursor, f"DROP TABLE IF EXISTS {STAGING}")  # left by an older tool version, if any
+        for group in groups:
+            reports.append(load_group(cursor, group, force, on_bad_lines, progress))
+    finally:
+        cursor.close()
+        connection.close()
+    return reports
+
+
+def load_group(cursor, group: Group, force: bool, on_bad_lines: str, progress) -> TableReport:
+    started = time.perf_counter()
+    report = TableReport(group.table, [relative(p) for p in group.files])
+    try:
+        settings = settings_for(group.table)
+    except EtlError as error:
+        report.status, report.error = "failed", str(error)
+        return report
+    settings_json = json.dumps(settings, sort_keys=True)
+    tool = f"{paths.PACKAGE}.etl {__version__} format {ETL_FORMAT}"
+    stats = []
+    for path in group.files:
+        try:
+            info = path.stat()
+            stats.append((relative(path), info.st_size, info.st_mtime_ns))
+        except OSError:
+            stats.append((relative(path), None, None))
+    if not force and table_exists(cursor, group.table):
+        recorded = manifest_rows(cursor, group.table)
+        if [(p, s, m) for p, s, m, _, _ in recorded] == stats and all(
+            r[3] == settings_json and r[4] == tool for r in recorded
+        ):
+            report.status = "skipped"
+            return report
+    began = datetime.now(UTC).isoformat(timespec="seconds")
+    execute(cursor, "BEGIN IMMEDIATE")
+    try:
+        loader = TableLoader(cursor, group, settings, on_bad_lines, progress)
+        loader.load()
+        loader.finish(group.table)
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        columns = [{"name": c.name, "header": c.source, "type": c.sql_type} for c in loader.columns]
+        report.hints = [
+            f"{group.table}: column {c.name!r} holds numbers but also {c.hint()}, "
+            "so it loaded as TEXT; "
+            f"to read them as NULL add null_markers = {json.dumps(sorted(c.missing_words))} under "
+            f"[tool.{paths.PACKAGE}.etl.tables.{group.table}] in pyproject.toml"
+            for c in loader.columns
+            if c.hint()
+        ]
+        notes = json.dumps({"hints": report.hints, "on_bad_lines": on_bad_lines})
+        execute(
+            cursor,
+            f"DELETE FROM {MANIFEST} WHERE table_name = ? "
+            f"OR path IN ({','.join('?' * len(stats))})",
+            (group.table, *[s[0] for s in stats]),
+        )
+        for number, (part, (rel, size, mtime)) in enumerate(zip(loader.parts, stats, strict=True)):
+            execute(
+                cursor,
+                f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rel,
+                    group.table,
+                    number,
+                    size,
+                    mtime,
+                    part.sha256,
+                    part.rows,
+                    part.rejected,
+                    json.dumps(columns),
+                    settings_json,
+                    notes,
+                    began,
+                    finished,
+                    tool,
+                ),
+            )
+        rejects_file = write_rejects(group.table, loader.rejects)
+        execute(cursor, "COMMIT")
+    except BaseException as error:
+        execute(cursor, "ROLLBACK")
+        if isinstance(error, (ProjectError)):
+            report.status, report.error = "failed", str(error)
+            report.seconds = time.perf_counter() - started
+            return report
+        raise
+    if rejects_file:
+        final = rejects_file.with_suffix("")
+        rejects_file.replace(final)
+        report.rejects_file = final
+    else:
+        (paths.PROCESSED_DIR / "rejects" / f"{group.table}.csv").unlink(missing_ok=True)
+    for part in loader.parts:
+        provenance.note_input(part.path, sha256=part.sha256, table=group.table)
+    report.rows = sum(p.rows for p in loader.parts)
+    report.rejected = sum(p.rejected for p in loader.parts)
+    report.columns = [(c.name, c.sql_type) for c in loader.columns]
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def write_rejects(table: str, rejects: list[tuple[str, int, str, str]]) -> Path | None:
+    """Write rejected lines next to the database (as ``.csv.new`` until the load commits)."""
+    if not rejects:
+        return None
+    folder = paths.PROCESSED_DIR / "rejects"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{table}.csv.new"
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "reason", "text"])
+        writer.writerows(rejects)
+    return path
+
+
+def summary(reports: list[TableReport], database: str | os.PathLike | None = None) -> str:
+    """The run's outcome in a few lines: one per table, then hints and the failures' count."""
+    lines = []
+    for r in sorted(reports, key=lambda r: r.table):
+        sources = ", ".join(r.sources[:2]) + (
+            f" and {len(r.sources) - 2} more" if len(r.sources) > 2 else ""
+        )
+        if r.status == "skipped":
+            lines.append(f"{r.table}: unchanged, skipped (--force reloads it)")
+        elif r.status == "failed":
+            lines.append(f"{r.table}: FAILED, nothing loaded: {r.error}")
+        else:
+            rejected = (
+                f", {r.rejected} lines rejected (see {relative(r.rejects_file)})"
+                if r.rejected
+                else ""
+            )
+            lines.append(
+                f"{r.table}: {r.rows:,} rows, {len(r.columns)} columns from {sources}{rejected} "
+                f"in {r.seconds:.1f} s"
+            )
+    for r in reports:
+        lines.extend(f"note: {hint}" for hint in r.hints)
+    failed = [r for r in reports if r.status == "failed"]
+    target = relative(Path(database)) if database else relative(paths.DATABASE)
+    if failed:
+        lines.append(f"{len(failed)} of {len(reports)} tables failed; the others are in {target}")
+    else:
+        lines.append(f"database: {target}")
+    return "\n".join(lines)
