@@ -40,10 +40,17 @@ COMMON_FILES = {
     "figures/.gitkeep",
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
+    "src/{module}/data.py",
     "src/{module}/errors.py",
+    "src/{module}/etl.py",
+    "src/{module}/inference.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
+    "src/{module}/readers.py",
+    "tests/conftest.py",
     "tests/test_cells.py",
+    "tests/test_data.py",
+    "tests/test_etl.py",
     "tests/test_paths.py",
 }
 

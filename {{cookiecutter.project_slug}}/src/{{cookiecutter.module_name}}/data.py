@@ -21,6 +21,7 @@ from . import paths, provenance
 from .errors import ProjectError
 
 MANIFEST = "_etl_manifest"
+FIRST_ROW = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
 
 __doc__ = __doc__.replace("{package}", paths.PACKAGE)
 
@@ -88,11 +89,32 @@ def query(sql: str, params: tuple | list | dict = (), *, database: str | os.Path
     with connect(database) as connection, connection.cursor() as cursor:
         try:
             cursor.execute(sql, parameters=params if params else None)
-            table = cursor.fetch_arrow_table()
+            return _frame(cursor.fetch_arrow_table())
         except Exception as error:
             message = str(error).splitlines()[0]
-            raise DataError(f"query failed: {message} (in: {sql[:80]})") from None
-        return _frame(table)
+            if "Type mismatch" not in message:
+                raise DataError(f"query failed: {message} (in: {sql[:80]})") from None
+    # The driver types a column by its first rows; one NULL there and numbers later (or mixed
+    # types) is read row by row instead.
+    return _rows_frame(_database(database), sql, params)
+
+
+def _rows_frame(path: Path, sql: str, params):
+    import sqlite3
+
+    import pyarrow as pa
+
+    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
+        cursor = connection.execute(sql, params or ())
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    columns = []
+    for values in zip(*rows, strict=True) if rows else [[] for _ in names]:
+        try:
+            columns.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
+    return _frame(pa.table(columns, names=names))
 
 
 def tables(*, database: str | os.PathLike | None = None):
@@ -174,12 +196,20 @@ def load(
         if limit is not None:
             sql += " LIMIT ?"
             parameters.append(int(limit))
+        # The driver types each column by its first rows: a first row of the declared types
+        # (dropped below) keeps a column that is NULL there from being typed wrong.
+        first = ", ".join(FIRST_ROW.get((known[c] or "").upper(), "NULL") for c in chosen)
         try:
-            cursor.execute(sql, parameters=parameters or None)
-            result = cursor.fetch_arrow_table()
+            cursor.execute(
+                f"SELECT {first} UNION ALL SELECT * FROM ({sql})", parameters=parameters or None
+            )
+            result = cursor.fetch_arrow_table().slice(1)
         except Exception as error:
-            raise DataError(f"cannot load {table!r}: {str(error).splitlines()[0]}") from None
-        return _as_declared(result, {c: known[c] for c in chosen})
+            message = str(error).splitlines()[0]
+            if "Type mismatch" not in message:
+                raise DataError(f"cannot load {table!r}: {message}") from None
+            return _rows_frame(_database(database), sql, parameters)
+        return _as_declared(result.rename_columns(chosen), {c: known[c] for c in chosen})
 
 
 def _as_declared(result, declared: dict[str, str]):

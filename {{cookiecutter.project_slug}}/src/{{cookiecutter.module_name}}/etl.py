@@ -174,7 +174,7 @@ def connect(database: Path):
     for pragma in (
         "journal_mode=DELETE",
         "synchronous=NORMAL",
-        "cache_size=-65536",
+        "cache_size=-8192",
         "busy_timeout=10000",
         "temp_store=FILE",
     ):
