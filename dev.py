@@ -93,8 +93,9 @@ def bench(names: list[str]) -> int:
 def demo() -> int:
     project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
-    say("running the example workflow: invoke --list, invoke test")
+    say("running the example workflow: invoke --list, invoke etl, invoke test")
     run(invoke, "--list", cwd=project)
+    run(invoke, "etl", cwd=project)
     run(invoke, "test", cwd=project)
     say(f"done. The project is {project}")
     for folder in ("data/processed", "scripts", "results", "figures"):

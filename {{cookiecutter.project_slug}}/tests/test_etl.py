@@ -621,3 +621,31 @@ def test_an_unknown_setting_is_refused_with_the_valid_ones(scratch_project):
     scratch_project.settings("[tool.PACKAGE.etl.tables.a]\nnull_marker = ['NA']\n")
     write(scratch_project.raw / "a.csv", "x\n1\n")
     assert "unknown ETL setting 'null_marker'" in run()["a"].error
+
+
+def test_a_bad_line_in_a_later_part_is_skipped_and_earlier_parts_stay(scratch_project):
+    """The second part falls back on the careful reader; the first part's rows are kept once."""
+    write(scratch_project.raw / "p" / "1.csv", "a,b\n" + "".join(f"{i},{i}\n" for i in range(5000)))
+    write(scratch_project.raw / "p" / "2.csv", "a,b\n5000,x\n5001\n5002,y\n")
+    report = run(on_bad_lines="skip")["p"]
+    assert (report.status, report.rows, report.rejected) == ("loaded", 5002, 1)
+    assert types("p") == {"a": "INTEGER", "b": "TEXT"}
+    loaded = rows("p")
+    assert loaded[:2] == [(0, "0"), (1, "1")] and loaded[-2:] == [(5000, "x"), (5002, "y")]
+
+
+def test_another_database_file_can_be_named(scratch_project, tmp_path):
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    other = tmp_path / "elsewhere" / "other.sqlite"
+    run(database=other)
+    assert rows("a", other) == [(1,)]
+    assert not paths.DATABASE.exists()
+
+
+def test_txt_files_load_when_configured_with_their_delimiter_guessed(scratch_project):
+    write(scratch_project.raw / "notes.txt", "a\tb\n1\tx\n")
+    with pytest.raises(etl.EtlError, match="no data files"):
+        run()
+    scratch_project.settings('[tool.PACKAGE.etl]\nextensions = [".csv", ".txt"]\n')
+    run()
+    assert rows("notes") == [(1, "x")]
