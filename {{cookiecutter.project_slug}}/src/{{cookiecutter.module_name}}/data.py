@@ -6,9 +6,11 @@ ETL gave them: INTEGER as ``int64`` (nullable ``Int64`` when the column has NULL
 REAL as ``float64`` (NULL is NaN), TEXT as strings. Every read notes the database
 in :mod:`.provenance`, with the manifest's hashes of the raw files behind each table.
 
->>> from {package} import data                      # doctest: +SKIP
->>> data.tables()                                   # doctest: +SKIP
->>> penguins = data.load("penguins", columns=["species", "body_mass_g"], where="year = 2007")
+In a notebook::
+
+    from {package} import data
+    data.tables()
+    penguins = data.load("penguins", columns=["species", "body_mass_g"], where="year = 2007")
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ def _frame(table):
 def query(sql: str, params: tuple | list | dict = (), *, database: str | os.PathLike | None = None):
     """The result of one SQL query as a DataFrame; pass values as ``params``, never in ``sql``.
 
-    >>> data.query("SELECT species, count(*) AS n FROM penguins WHERE year = ? GROUP BY 1", (2008,))
-    ... # doctest: +SKIP
+    For example ``data.query("SELECT species, count(*) AS n FROM penguins WHERE year = ?
+    GROUP BY 1", (2008,))``.
     """
     with connect(database) as connection, connection.cursor() as cursor:
         try:

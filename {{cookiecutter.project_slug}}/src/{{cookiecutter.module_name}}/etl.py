@@ -131,15 +131,16 @@ def settings_for(table: str) -> dict:
     config = paths.config().get("etl", {})
     tables = config.get("tables", {})
     defaults = {k: v for k, v in config.items() if k != "tables"}
+    prefix = f"tool.{paths.PACKAGE}.etl"
     for where, values in [
-        ("[tool.{p}.etl]", defaults),
-        *((f"[tool.{{p}}.etl.tables.{t}]", v) for t, v in tables.items()),
+        (prefix, defaults),
+        *((f"{prefix}.tables.{t}", v) for t, v in tables.items()),
     ]:
         unknown = set(values) - set(SETTINGS)
         if unknown:
             raise EtlError(
-                f"unknown ETL setting {sorted(unknown)[0]!r} in {where.format(p=paths.PACKAGE)} of "
-                f"pyproject.toml: use one of {', '.join(sorted(SETTINGS))}"
+                f"unknown ETL setting {sorted(unknown)[0]!r} in [{where}] of pyproject.toml: "
+                f"use one of {', '.join(sorted(SETTINGS))}"
             )
     misplaced = TABLE_ONLY & set(defaults)
     if misplaced:

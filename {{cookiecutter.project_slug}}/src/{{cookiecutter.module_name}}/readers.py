@@ -326,7 +326,7 @@ def unique_names(header: list[str]) -> list[str]:
     """Column names for a header: empty names become ``column_<n>``, repeats get ``_2``, ``_3``...
 
     >>> unique_names(["col", "col", "", "Col"])
-    ['col', 'col_2', 'column_3', 'Col_2']
+    ['col', 'col_2', 'column_3', 'Col_3']
     """
     names: list[str] = []
     taken: set[str] = set()
