@@ -112,12 +112,20 @@ def _pa():
     return pa, pc
 
 
-def as_integers(values):
-    """``values`` (strings, NULLs) as int64, or None if any is not a canonical 64-bit integer."""
+def _parsed(values, kind: str):
+    """``values`` cast to ``int64`` or ``float64`` by Arrow, or None if any does not parse."""
     pa, pc = _pa()
     try:
-        integers = pc.cast(values, pa.int64())
+        return pc.cast(values, getattr(pa, kind)())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def as_integers(values):
+    """``values`` (strings, NULLs) as int64, or None if any is not a canonical 64-bit integer."""
+    _, pc = _pa()
+    integers = _parsed(values, "int64")
+    if integers is None:
         return None
     # Arrow also parses "007", "-0" and "0x1f": a canonical integer starts with no 0 but "0" itself.
     if pc.any(pc.starts_with(values, "-0")).as_py():
@@ -154,9 +162,8 @@ def _exact_real(text: str) -> bool:
 def as_reals(values):
     """``values`` as float64, or None if any field is not a double written out (see above)."""
     pa, pc = _pa()
-    try:
-        reals = pc.cast(values, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    reals = _parsed(values, "float64")
+    if reals is None:
         return None
     if pc.all(pc.is_finite(reals)).as_py() is False:  # inf, nan and overflow stay text
         return None
