@@ -21,7 +21,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import etl, paths
+from {{ cookiecutter.module_name }} import etl, paths, readers
 from {{ cookiecutter.module_name }}.readers import unique_names
 
 
@@ -649,3 +649,13 @@ def test_txt_files_load_when_configured_with_their_delimiter_guessed(scratch_pro
     scratch_project.settings('[tool.PACKAGE.etl]\nextensions = [".csv", ".txt"]\n')
     run()
     assert rows("notes") == [(1, "x")]
+
+
+def test_bz2_loads_with_the_standard_library_when_lbzip2_is_absent(scratch_project, monkeypatch):
+    """bz2 goes through lbzip2 (all cores) when installed, else through the bz2 module."""
+    monkeypatch.setattr(readers.shutil, "which", lambda name: None)
+    write(scratch_project.raw / "plain.csv.bz2", "a,b\n1,x\n")
+    write(scratch_project.raw / "cut.csv.bz2", truncated(bz2.compress(BIG.encode())))
+    reports = run()
+    assert rows("plain") == [(1, "x")]
+    assert "the file is damaged or cut short" in reports["cut"].error
