@@ -14,6 +14,8 @@ process so that its peak RSS is its own (``os.wait4``):
   show whether memory grows with the input;
 - ``sqlite-utils insert --csv --detect-types`` (on the plain CSV: it cannot read gzip) and
   pandas ``read_csv(chunksize=...)`` + ``to_sql``, when installed (``--skip-slow`` skips them);
+- the same rows as JSON Lines: ``invoke etl`` on the ``.jsonl.gz`` against
+  ``sqlite-utils insert --nl`` on the ``.jsonl``;
 - ``pandas.read_sql`` against ``data.load`` of the loaded table.
 
 Ratios are ours over the reference: below 1 is faster. Each fast step runs ``--repeat``
@@ -27,6 +29,7 @@ import argparse
 import bz2
 import csv
 import gzip
+import json
 import os
 import random
 import shutil
@@ -85,6 +88,29 @@ def prepare(work: Path, rows: int) -> dict[str, Path]:
                 shutil.copyfileobj(source, target, 1 << 20)
         bz.with_suffix(".tmp").rename(bz)
     return {"csv": plain, "gz": gz, "bz2": bz}
+
+
+def prepare_jsonl(work: Path, rows: int, plain: Path) -> dict[str, Path]:
+    """The same rows as JSON Lines (numbers as JSON numbers, empty fields as null), and gzipped."""
+    folder = work / f"data-{rows}"
+    lines, gz = folder / "bench.jsonl", folder / "bench.jsonl.gz"
+    if not lines.exists():
+        with open(plain, newline="") as source, open(lines.with_suffix(".tmp"), "w") as target:
+            reader = csv.reader(source)
+            names = next(reader)
+            numeric = {"id", "count", "price", "score", "maybe", "lat"}
+            for row in reader:
+                record = {
+                    n: (None if v == "" else json.loads(v) if n in numeric else v)
+                    for n, v in zip(names, row, strict=True)
+                }
+                target.write(json.dumps(record) + "\n")
+        lines.with_suffix(".tmp").rename(lines)
+    if not gz.exists():
+        with open(lines, "rb") as source, gzip.open(gz.with_suffix(".tmp"), "wb", compresslevel=6) as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        gz.with_suffix(".tmp").rename(gz)
+    return {"jsonl": lines, "jsonl.gz": gz}
 
 
 def measure(
@@ -227,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         *best_of(args.repeat, [sys.executable, "-c", load], env={"PROJECT_ROOT": str(root)}),
     )
 
+    lines = prepare_jsonl(work, args.rows, files["csv"])
+    etl(lines["jsonl.gz"], "invoke etl (.jsonl.gz, typed)")
+    if not args.skip_slow and (utils := shutil.which("sqlite-utils") or os.environ.get("SQLITE_UTILS")):
+        reference_db.unlink(missing_ok=True)
+        command = [utils, "insert", str(reference_db), "bench", str(lines["jsonl"]), "--nl"]
+        record("sqlite-utils insert --nl (.jsonl)", *measure(command))
+
     timing = {label: (seconds, peak) for label, seconds, peak in results}
 
     def ratio(ours: str, reference: str, goal: str) -> None:
@@ -240,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio("invoke etl (.gz, typed)", "sqlite-utils insert --csv --detect-types", "<= 0.05")
     ratio("invoke etl (.gz, typed)", "pandas read_csv(chunksize) + to_sql", "")
     ratio("data.load of the table", "pandas.read_sql of the table", "<= 0.4")
+    ratio("invoke etl (.jsonl.gz, typed)", "sqlite-utils insert --nl (.jsonl)", "<= 0.05")
     full, halfway = (
         timing["invoke etl (.gz, typed)"][1],
         timing[f"invoke etl (.gz, half: {args.rows // 2:,} rows)"][1],

@@ -43,14 +43,17 @@ COMMON_FILES = {
     "src/{module}/data.py",
     "src/{module}/errors.py",
     "src/{module}/etl.py",
+    "src/{module}/formats.py",
     "src/{module}/inference.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
+    "src/{module}/rawfiles.py",
     "src/{module}/readers.py",
     "tests/conftest.py",
     "tests/test_cells.py",
     "tests/test_data.py",
     "tests/test_etl.py",
+    "tests/test_formats.py",
     "tests/test_paths.py",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import random
 import signal
@@ -152,3 +153,48 @@ def test_kill_9_in_the_middle_of_a_load_leaves_the_old_tables_intact(project):
     assert done.stdout.startswith("big: 600,000 rows, 4 columns")
     assert query(project, "SELECT count(*), min(id), max(id) FROM big") == [(600_000, 0, 599_999)]
     assert query(project, "SELECT rows FROM _etl_manifest WHERE table_name = 'big'") == [(600_000,)]
+
+
+MEME = (
+    "P\thttp://blogs.abcnews.com/politicalpunch/2008/09/obama-says-mc-1.html\n"
+    "T\t2008-09-09 22:35:24\n"
+    "Q\tthat's not change\n"
+    "L\thttp://reuters.com/article/politicsnews/idusn2944356420080901\n"
+    "\n"
+    "P\thttp://example.org/b\n"
+    "T\t2008-09-10 01:00:00\n"
+    "Q\tlipstick on a pig\n"
+)
+
+
+def test_json_lines_xml_and_a_custom_reader_load_next_to_the_csv_example(project):
+    """A .jsonl.gz with a late key, a StackExchange-like XML dump and MemeTracker quotes read
+    by the example reader (mapped in pyproject.toml) load in one run with the penguins."""
+    raw = project.path / "data" / "raw"
+    comments = [{"id": "a1", "score": 3, "body": "naïve"}, {"id": "a2", "score": 5, "user": {"id": 7}}]
+    write_gz(raw / "comments.jsonl.gz", "\n".join(json.dumps(c, ensure_ascii=False) for c in comments) + "\n")
+    (raw / "Posts.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
+        '  <row Id="1" Score="10" Body="&lt;p&gt;Ben &amp; Jerry&lt;/p&gt;" />\n'
+        '  <row Id="2" Score="-2" Body="b" ParentId="1" />\n</posts>\n'
+    )
+    write_gz(raw / "memetracker" / "quotes_2008-09.txt.gz", MEME)
+    pyproject = project.path / "pyproject.toml"
+    text = pyproject.read_text()
+    table = "[tool.penguin_study.etl]\n"
+    pyproject.write_text(
+        text.replace(table, table + 'readers = {"memetracker/*" = "penguin_study.readers:memetracker"}\n')
+    )
+    done = project.run("invoke", "etl")
+    for line in ("comments: 2 rows, 4 columns", "posts: 2 rows, 4 columns", "memetracker: 2 rows, 4 columns",
+                 "penguins: 344 rows"):  # fmt: skip
+        assert any(out.startswith(line) for out in done.stdout.splitlines()), (line, done.stdout)
+    assert query(project, "SELECT id, score, user FROM comments") == [("a1", 3, None), ("a2", 5, '{"id":7}')]
+    assert query(project, "SELECT Id, Score, Body, ParentId FROM posts") == [
+        (1, 10, "<p>Ben & Jerry</p>", None),
+        (2, -2, "b", 1),
+    ]
+    assert query(project, "SELECT url, json_extract(quotes, '$[0]') FROM memetracker ORDER BY rowid")[1] == (
+        "http://example.org/b",
+        "lipstick on a pig",
+    )

@@ -21,8 +21,8 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import etl, paths, readers
-from {{ cookiecutter.module_name }}.readers import unique_names
+from {{ cookiecutter.module_name }} import etl, paths, rawfiles
+from {{ cookiecutter.module_name }}.rawfiles import unique_names
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -653,7 +653,7 @@ def test_txt_files_load_when_configured_with_their_delimiter_guessed(scratch_pro
 
 def test_bz2_loads_with_the_standard_library_when_lbzip2_is_absent(scratch_project, monkeypatch):
     """bz2 goes through lbzip2 (all cores) when installed, else through the bz2 module."""
-    monkeypatch.setattr(readers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rawfiles.shutil, "which", lambda name: None)
     write(scratch_project.raw / "plain.csv.bz2", "a,b\n1,x\n")
     write(scratch_project.raw / "cut.csv.bz2", truncated(bz2.compress(BIG.encode())))
     reports = run()

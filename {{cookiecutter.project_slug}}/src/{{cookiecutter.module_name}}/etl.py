@@ -27,16 +27,17 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 
-from . import __version__, inference, paths, provenance, readers
+from . import __version__, formats, inference, paths, provenance, rawfiles
 from .errors import ProjectError
-from .readers import BadLine, Rejected, SourceError
+from .rawfiles import BadLine, Rejected, SourceError
 
 ETL_FORMAT = 1  # raise when a change of the loader must reload every table
 MANIFEST = "_etl_manifest"
 STAGING = "_etl_staging"
-DATA_EXTENSIONS = [".csv", ".tsv", ".tab", ".psv"]
+DATA_EXTENSIONS = [".csv", ".tsv", ".tab", ".psv", ".jsonl", ".ndjson", ".json", ".xml"]
 SETTINGS = {
     "delimiter": "field separator (default: from the extension, checked against the header)",
     "encoding": "text encoding (default utf-8; a UTF-8 or UTF-16 BOM is recognised)",
@@ -48,9 +49,15 @@ SETTINGS = {
     "types": 'column types that override inference, e.g. {zip = "TEXT"}',
     "index": 'columns to index after the load, e.g. ["species", ["island", "year"]]',
     "skip_rows": "lines to skip before the header (default 0)",
-    "extensions": 'file types loaded (default [".csv", ".tsv", ".tab", ".psv"]; add ".txt")',
+    "extensions": "file types loaded (default: .csv .tsv .tab .psv .jsonl .ndjson .json .xml)",
+    "format": "csv, jsonl or xml (default: from the extension)",
+    "element": "the repeated element of an XML row dump (default row)",
+    "flatten": "JSON: nested objects one level deep become columns: user.id -> user_id",
+    "reader": "your own reader for the table's files, 'module:function' (see formats.py)",
+    "readers": 'file patterns mapped to your readers: {"memetracker/*" = "pkg.readers:quotes"}',
 }
 TABLE_ONLY = {"columns", "types", "index"}
+GLOBAL_ONLY = {"extensions", "readers"}
 
 
 class EtlError(ProjectError):
@@ -62,7 +69,7 @@ class EtlError(ProjectError):
 
 def table_name(file_name: str) -> str:
     """The table a file or folder loads into: lower case, ASCII letters, digits and ``_``."""
-    stem = readers.split_name(file_name)[0]
+    stem = rawfiles.split_name(file_name)[0]
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     name = re.sub(r"[^0-9a-z]+", "_", ascii_stem.lower()).strip("_") or "table"
     if name[0].isdigit() or name.startswith("sqlite_"):
@@ -79,12 +86,16 @@ class Group:
     origin: Path  # the file or folder under data/raw
 
 
-def is_data_file(path: Path, extensions: list[str]) -> bool:
-    _, data, compression = readers.split_name(path.name)
+def is_data_file(path: Path, extensions: list[str], patterns: list[str] = ()) -> bool:
+    _, data, compression = rawfiles.split_name(path.name)
+    if any(fnmatch(under_raw(path), p) or fnmatch(path.name, p) for p in patterns):
+        return True
     return (data in extensions) or (compression == ".zip" and not data)
 
 
-def discover(raw_dir: Path, extensions: list[str]) -> tuple[list[Group], list[str]]:
+def discover(
+    raw_dir: Path, extensions: list[str], patterns: list[str] = ()
+) -> tuple[list[Group], list[str]]:
     """Tables to load from ``raw_dir``, and an error message for each name collision."""
     found: dict[str, list[Group]] = {}
     for child in sorted(raw_dir.iterdir()) if raw_dir.is_dir() else []:
@@ -96,13 +107,13 @@ def discover(raw_dir: Path, extensions: list[str]) -> tuple[list[Group], list[st
                 for p in child.rglob("*")
                 if not any(x.startswith(".") for x in p.relative_to(child).parts)
                 and not p.is_dir()
-                and is_data_file(p, extensions)
+                and is_data_file(p, extensions, patterns)
             )
             if parts:
                 found.setdefault(table_name(child.name), []).append(
                     Group(table_name(child.name), parts, child)
                 )
-        elif is_data_file(child, extensions):
+        elif is_data_file(child, extensions, patterns):
             found.setdefault(table_name(child.name), []).append(
                 Group(table_name(child.name), [child], child)
             )
@@ -117,6 +128,14 @@ def discover(raw_dir: Path, extensions: list[str]) -> tuple[list[Group], list[st
                 "(names differing only in case, punctuation or extension collide)"
             )
     return groups, collisions
+
+
+def under_raw(path: Path) -> str:
+    """A path inside data/raw as written in settings' file patterns, e.g. ``tweets/part-1.csv``."""
+    try:
+        return path.relative_to(paths.RAW_DIR).as_posix()
+    except ValueError:
+        return path.name
 
 
 def relative(path: Path) -> str:
@@ -142,6 +161,9 @@ def settings_for(table: str) -> dict:
                 f"unknown ETL setting {sorted(unknown)[0]!r} in [{where}] of pyproject.toml: "
                 f"use one of {', '.join(sorted(SETTINGS))}"
             )
+    global_only = next((k for t in tables.values() for k in t if k in GLOBAL_ONLY), None)
+    if global_only:
+        raise EtlError(f"setting {global_only!r} applies to every table: move it to [{prefix}]")
     misplaced = TABLE_ONLY & set(defaults)
     if misplaced:
         raise EtlError(
@@ -255,7 +277,10 @@ class TableLoader:
         self.text_columns: set[int] = set()
         self.columns: list[inference.Column] = []
         self.parts: list[Part] = []
-        self.layout: readers.Layout | None = None
+        self.layout: rawfiles.Layout | None = None
+        self.typer: inference.Typer | None = None
+        self.names: set[str] = set()
+        self.notes: list[str] = []
         self.writer = Writer(cursor)
 
     def sql(self, statement: str, parameters=None) -> list:
@@ -293,20 +318,20 @@ class TableLoader:
 
     def _load_parts(self) -> None:
         self.sql(f"DROP TABLE IF EXISTS {STAGING}")
-        self.columns, self.parts, self.rejects = [], [], []
-        self.layout = None
+        self.columns, self.parts, self.rejects, self.notes = [], [], [], []
+        self.layout, self.typer, self.names = None, None, set()
         for path in self.group.files:
             part = Part(path, relative(path))
             self.parts.append(part)
-            snapshot = copy.deepcopy(self.columns), self.layout
+            snapshot = copy.deepcopy(self.columns), self.layout, self.typer
             self.sql("SAVEPOINT etl_part")
             try:
                 self._load_part(part, careful=False)
             except _Fallback:
                 # Undo this part's rows (and the column states they moved), then read it again.
                 self.sql("ROLLBACK TO etl_part")
-                self.columns, self.layout = snapshot
-                if self.layout is not None:
+                self.columns, self.layout, self.typer = snapshot
+                if self.typer is not None:
                     self.typer.columns = self.columns
                 part.rows = part.rejected = 0
                 self._load_part(part, careful=True)
@@ -317,11 +342,10 @@ class TableLoader:
                     f"{self.group.table}: every line was rejected ({len(self.rejects)}): "
                     "is the delimiter or the encoding wrong?"
                 )
-            raise SourceError(
-                f"{relative(self.group.origin)}: has a header but no data rows: nothing to load"
-            )
+            what = "holds no records" if self.layout is None else "has a header but no data rows"
+            raise SourceError(f"{relative(self.group.origin)}: {what}: nothing to load")
 
-    def _start_table(self, layout: readers.Layout, label: str) -> None:
+    def _start_table(self, layout: rawfiles.Layout, label: str) -> None:
         """The first part fixes the columns; the others must have the same header."""
         if self.layout is None:
             self.layout = layout
@@ -332,22 +356,9 @@ class TableLoader:
                     f"{label}: types names a column it does not have: {sorted(unknown)[0]!r}"
                 )
             self.columns = []
-            for index, (name, source) in enumerate(zip(layout.names, layout.header, strict=True)):
-                forced = types.get(name)
-                if forced is not None and str(forced).upper() not in inference.TYPES_BY_NAME:
-                    raise SourceError(
-                        f"types: {forced!r} for column {name!r} is not INTEGER, REAL or TEXT"
-                    )
-                column = inference.Column(
-                    name, source, inference.TYPES_BY_NAME[str(forced).upper()] if forced else None
-                )
-                if index in self.text_columns and column.forced is None:
-                    column.state = inference.TEXT
-                self.columns.append(column)
-            markers = [str(m) for m in self.settings.get("null_markers", [])]
-            self.typer = inference.Typer(
-                self.columns, markers, self.settings.get("empty_is_null", True)
-            )
+            for name, source in zip(layout.names, layout.header, strict=True):
+                self.columns.append(self._column(name, source))
+            self._new_typer()
             internal = ", ".join(quote(f"c{i}") for i in range(len(self.columns)))
             self.sql(f"CREATE TABLE {STAGING} ({internal})")
         elif layout.header != self.layout.header:
@@ -369,18 +380,25 @@ class TableLoader:
     def _load_part(self, part: Part, careful: bool) -> None:
         import pyarrow as pa
 
-        with readers.open_source(part.path, part.label) as source:
+        with rawfiles.open_source(part.path, part.label) as source:
             stream = source.stream
+            inner = (
+                source.stream.name if part.path.name.lower().endswith(".zip") else part.path.name
+            )
+            extension = rawfiles.split_name(os.path.basename(str(inner)))[1]
             try:
-                inner = (
-                    source.stream.name
-                    if part.path.name.lower().endswith(".zip")
-                    else part.path.name
+                kind, spec = formats.kind_of(
+                    part.path, under_raw(part.path), self.settings, extension
                 )
-                extension = readers.split_name(os.path.basename(str(inner)))[1]
-                layout, stream = readers.read_layout(stream, part.label, self.settings, extension)
-            except readers.read_errors() as error:
-                raise readers.damaged(part.label, error) from None
+            except formats.ReaderError as error:
+                raise SourceError(f"{part.label}: {error}") from None
+            if kind != "csv":
+                self._load_records(part, source, kind, spec)
+                return
+            try:
+                layout, stream = rawfiles.read_layout(stream, part.label, self.settings, extension)
+            except rawfiles.read_errors() as error:
+                raise rawfiles.damaged(part.label, error) from None
             part.header = layout.header
             self._start_table(layout, part.label)
             bar = self.progress(part.label, source.size)
@@ -388,21 +406,131 @@ class TableLoader:
                 if careful:
                     batches = self._careful_batches(stream, layout, part)
                 else:
-                    batches = readers.fast_batches(stream, layout)
+                    batches = rawfiles.fast_batches(stream, layout)
                 try:
                     for arrays in batches:
                         self._write(arrays)
                         part.rows += len(arrays[0])
                         bar.advance(source.tap.count, part.rows)
-                except (pa.ArrowInvalid, inference.Misfit, *readers.read_errors()) as error:
+                except (pa.ArrowInvalid, inference.Misfit, *rawfiles.read_errors()) as error:
                     if careful:
-                        raise readers.damaged(part.label, error) from None
+                        raise rawfiles.damaged(part.label, error) from None
                     raise _Fallback from error
             finally:
                 bar.close()
             part.sha256 = source.tap.hash.hexdigest()
 
-    def _careful_batches(self, stream, layout: readers.Layout, part: Part):
+    def _column(self, name: str, source: str) -> inference.Column:
+        """The next column, typed as the settings say (or TEXT from the start after a restart)."""
+        forced = self.settings.get("types", {}).get(name)
+        if forced is not None and str(forced).upper() not in inference.TYPES_BY_NAME:
+            raise SourceError(f"types: {forced!r} for column {name!r} is not INTEGER, REAL or TEXT")
+        column = inference.Column(
+            name, source, inference.TYPES_BY_NAME[str(forced).upper()] if forced else None
+        )
+        if len(self.columns) in self.text_columns and column.forced is None:
+            column.state = inference.TEXT
+        return column
+
+    def _new_typer(self) -> None:
+        markers = [str(m) for m in self.settings.get("null_markers", [])]
+        self.typer = inference.Typer(
+            self.columns, markers, self.settings.get("empty_is_null", True)
+        )
+
+    def _ensure_columns(self, names) -> None:
+        """Columns for keys seen for the first time (rows written before have NULL there)."""
+        if self.typer is None:
+            self._new_typer()
+        known = {c.name for c in self.columns}
+        for name in [n for n in dict.fromkeys(names) if n not in known]:
+            self.columns.append(self._column(name, name))
+            internal = quote(f"c{len(self.columns) - 1}")
+            if len(self.columns) == 1:
+                self.sql(f"CREATE TABLE {STAGING} ({internal})")
+            else:  # a new key: a column added in place, no row rewritten
+                self.sql(f"ALTER TABLE {STAGING} ADD COLUMN {internal}")
+
+    def _load_records(self, part: Part, source, kind: str, spec: str | None) -> None:
+        """JSON Lines, XML rows or your reader's records, typed like CSV fields."""
+        given = self.settings.get("columns")
+        self._ensure_columns(given or [])
+        ignored: dict[str, int] = {}
+        bar = self.progress(part.label, source.size)
+        number = 0
+        try:
+            for chunk in formats.chunks(kind, spec, source.stream, self.settings):
+                for record in chunk.rejected:
+                    self._reject(part, record)
+                if not chunk.records:
+                    continue
+                number = chunk.numbers[-1]
+                keys = set().union(*chunk.records)
+                if given:
+                    for key in keys - set(given):
+                        ignored[key] = ignored.get(key, 0) + sum(key in r for r in chunk.records)
+                elif not self.names.issuperset(keys):  # new keys, in the order they appear
+                    self._ensure_columns(k for r in chunk.records for k in r if k not in self.names)
+                    self.names = {c.name for c in self.columns}
+                self._write_records(part, chunk)
+                bar.advance(source.tap.count, part.rows)
+        except formats.ReaderError as error:
+            raise SourceError(f"{part.label}: {error}") from None
+        except rawfiles.read_errors() as error:
+            raise rawfiles.damaged(part.label, error, number) from None
+        finally:
+            bar.close()
+        if ignored:
+            self.notes.append(
+                f"{part.label}: keys not in its columns setting were left out: "
+                + ", ".join(f"{k!r} ({n} records)" for k, n in sorted(ignored.items()))
+            )
+        part.sha256 = source.tap.hash.hexdigest()
+
+    def _write_records(self, part: Part, chunk) -> None:
+        """Write records; one with a value that does not fit a type set in the settings is bad."""
+        names = [c.name for c in self.columns]
+        try:
+            self._write([text_array([r.get(n) for r in chunk.records]) for n in names])
+            part.rows += len(chunk.records)
+            return
+        except inference.Misfit:
+            pass
+        forced = [c for c in self.columns if c.forced in (inference.INTEGER, inference.REAL)]
+        markers = {str(m) for m in self.settings.get("null_markers", [])}
+        empty = self.settings.get("empty_is_null", True)
+        good = []
+        for number, row in zip(chunk.numbers, chunk.records, strict=True):
+            text = {k: formats.text_of(v) for k, v in row.items()}
+            misfit = next(
+                (
+                    c
+                    for c in forced
+                    if text.get(c.name) is not None
+                    and not ((text[c.name] == "" and empty) or text[c.name] in markers)
+                    and not inference.fits(text[c.name], c.forced)
+                ),
+                None,
+            )
+            if misfit is None:
+                good.append(row)
+                continue
+            reason = (
+                f"column {misfit.name!r}: {text[misfit.name]!r} is not "
+                f"{inference.TYPE_NAMES[misfit.forced]} (types setting)"
+            )
+            self._reject(part, Rejected(number, reason, json.dumps(text, ensure_ascii=False)))
+        if good:
+            self._write([text_array([r.get(n) for r in good]) for n in names])
+            part.rows += len(good)
+
+    def _reject(self, part: Part, record: Rejected) -> None:
+        if self.on_bad_lines == "error":
+            raise BadLine(part.label, record.line, record.reason, record.text)
+        self.rejects.append((part.label, record.line, record.reason, record.text))
+        part.rejected += 1
+
+    def _careful_batches(self, stream, layout: rawfiles.Layout, part: Part):
         """Rows from the careful reader; each bad line is rejected (or raised) with its number."""
         import pyarrow as pa
 
@@ -412,7 +540,7 @@ class TableLoader:
         rows: list[list[str]] = []
         line = 0
         try:
-            for line, record in readers.careful_records(stream, layout, part.label):
+            for line, record in rawfiles.careful_records(stream, layout, part.label):
                 if not isinstance(record, Rejected):
                     for i, kind in forced:
                         text = record[i]
@@ -435,11 +563,11 @@ class TableLoader:
                     part.rejected += 1
                     continue
                 rows.append(record)
-                if len(rows) >= readers.CAREFUL_BATCH_ROWS:
+                if len(rows) >= rawfiles.CAREFUL_BATCH_ROWS:
                     yield [pa.array(column, pa.string()) for column in zip(*rows, strict=True)]
                     rows = []
-        except readers.read_errors() as error:
-            raise readers.damaged(part.label, error, line) from None
+        except rawfiles.read_errors() as error:
+            raise rawfiles.damaged(part.label, error, line) from None
         if rows:
             yield [pa.array(column, pa.string()) for column in zip(*rows, strict=True)]
 
@@ -535,6 +663,16 @@ class Writer:
         self.cursor.close()
 
 
+def text_array(values: list):
+    """An Arrow string array of record values: text and None as they are (in C), else converted."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # booleans, or numbers from a reader
+        return pa.array([formats.text_of(v) for v in values], pa.string())
+
+
 class _Fallback(Exception):
     """The fast reader met something only the careful reader can report or skip."""
 
@@ -595,10 +733,9 @@ def run(
     """
     if on_bad_lines not in ("error", "skip"):
         raise EtlError(f"--on-bad-lines {on_bad_lines!r}: use error or skip")
-    extensions = [
-        e.lower() for e in paths.config().get("etl", {}).get("extensions", DATA_EXTENSIONS)
-    ]
-    groups, collisions = discover(paths.RAW_DIR, extensions)
+    config = paths.config().get("etl", {})
+    extensions = [e.lower() for e in config.get("extensions", DATA_EXTENSIONS)]
+    groups, collisions = discover(paths.RAW_DIR, extensions, list(config.get("readers", {})))
     reports = [
         TableReport(m.split(":")[0].removeprefix("table "), [], "failed", error=m)
         for m in collisions
@@ -671,6 +808,7 @@ def load_group(cursor, group: Group, force: bool, on_bad_lines: str, progress) -
             for c in loader.columns
             if c.hint()
         ]
+        report.hints += loader.notes
         notes = json.dumps({"hints": report.hints, "on_bad_lines": on_bad_lines})
         execute(
             cursor,
