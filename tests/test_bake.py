@@ -45,6 +45,7 @@ COMMON_FILES = {
     "src/{module}/etl.py",
     "src/{module}/formats.py",
     "src/{module}/inference.py",
+    "src/{module}/loader.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/rawfiles.py",
