@@ -6,6 +6,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }} import etl, paths
 from {{ cookiecutter.module_name }}.readers import memetracker
@@ -241,3 +243,50 @@ def test_a_json_array_file_is_refused_with_a_way_to_split_it(scratch_project):
         "data/raw/array.json: is one JSON array, not one object per line: "
         "split it, e.g. jq -c '.[]'"
     )
+
+
+VALUE = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=6),
+    st.sampled_from(["007", "1.50", "-0", "NA", ""]),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.dictionaries(st.sampled_from("abc"), VALUE, min_size=1), min_size=1, max_size=25)
+)
+def test_every_json_value_survives_as_its_text(scratch_project, records):
+    """Property: each loaded value is the JSON value's text (a number as written, true as 1),
+    as a number exactly when its column is numeric, NULL only for null, '' or a missing key."""
+    path = scratch_project.raw / "prop.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    report = run(force=True)["prop"]
+    assert report.status == "loaded", report.error
+    declared = types("prop")
+    assert set(declared) == set().union(*records)
+    loaded = rows("prop")
+    assert len(loaded) == len(records)
+    for got_row, record in zip(loaded, records, strict=True):
+        for name, got in zip(declared, got_row, strict=True):
+            value = record.get(name)
+            text = (
+                value
+                if value is None or isinstance(value, str)
+                else ("1" if value else "0")
+                if isinstance(value, bool)
+                else json.dumps(value)
+            )
+            if text is None or text == "":
+                assert got is None
+            elif declared[name] == "INTEGER":
+                assert got == int(text)
+            elif declared[name] == "REAL":
+                assert isinstance(got, float) and got == float(text)
+            else:
+                assert got == text
