@@ -467,7 +467,9 @@ BIG = "a,b\n" + "".join(f"{i},{i * 7}\n" for i in range(20_000))
         (
             "bytes.csv",
             b"a,b\n1,2\n3,caf\xe9\n",
-            "data/raw/bytes.csv line 3: byte b'\\xe9' is not valid utf-8: b'3,caf\\xe9'",
+            "data/raw/bytes.csv line 3: byte b'\\xe9' is not valid utf-8 (if the file is in "
+            'another encoding, set encoding = "latin-1" or its name in the table\'s settings): '
+            "b'3,caf\\xe9'",
         ),
         (
             "cut.csv.gz",
@@ -547,7 +549,9 @@ def test_skip_writes_every_rejected_line_with_its_number_and_reason(scratch_proj
         ["file", "line", "reason", "text"],
         ["data/raw/ragged.csv", "3", "expected 2 fields, found 1", "3"],
     ]
-    assert "data/raw/ragged.csv,5,byte b'\\xe9' is not valid utf-8" in rejects
+    fifth = list(csv.reader(io.StringIO(rejects)))[2]
+    assert fifth[:2] == ["data/raw/ragged.csv", "5"]
+    assert fifth[2].startswith("byte b'\\xe9' is not valid utf-8")
     assert "3 lines rejected (see data/processed/rejects/ragged.csv)" in etl.summary([report])
     with sqlite3.connect(paths.DATABASE) as con:
         assert con.execute(

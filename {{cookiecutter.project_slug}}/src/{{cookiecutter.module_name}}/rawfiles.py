@@ -561,10 +561,18 @@ def careful_records(
             )
             yield (
                 first_line,
-                Rejected(first_line, f"byte {byte!r} is not valid {layout.encoding}", joined),
+                Rejected(first_line, undecodable(byte, layout.encoding), joined),
             )
         else:
             yield first_line, record
+
+
+def undecodable(byte: bytes, encoding: str) -> str:
+    """Why a line was refused for a byte, and the setting that reads a file in another encoding."""
+    return (
+        f"byte {byte!r} is not valid {encoding} (if the file is in another encoding, "
+        'set encoding = "latin-1" or its name in the table\'s settings)'
+    )
 
 
 def has_surrogate(text: str) -> bool:
