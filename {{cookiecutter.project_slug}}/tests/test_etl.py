@@ -663,3 +663,32 @@ def test_bz2_loads_with_the_standard_library_when_lbzip2_is_absent(scratch_proje
     reports = run()
     assert rows("plain") == [(1, "x")]
     assert "the file is damaged or cut short" in reports["cut"].error
+
+
+def test_a_database_locked_by_another_writer_is_one_clear_error(scratch_project, monkeypatch):
+    """Another process holds the write lock past the busy timeout: one line, no traceback."""
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.module_name }} import loader
+
+    monkeypatch.setattr(loader, "BUSY_MS", 50)
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    run()
+    write(scratch_project.raw / "a.csv", "x\n22\n")
+    hold = (
+        "import sqlite3, sys, time\n"
+        "con = sqlite3.connect(sys.argv[1]); con.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True); time.sleep(60)\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", hold, str(paths.DATABASE)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline() == "locked\n"
+        with pytest.raises(etl.EtlError, match="the database is locked by another process"):
+            run()
+    finally:
+        other.kill()
+        other.wait()
+    assert rows("a") == [(1,)]

@@ -240,7 +240,15 @@ def load_group(cursor, group: Group, force: bool, on_bad_lines: str, progress) -
             report.status = "skipped"
             return report
     began = datetime.now(UTC).isoformat(timespec="seconds")
-    execute(cursor, "BEGIN IMMEDIATE")
+    try:
+        execute(cursor, "BEGIN IMMEDIATE")
+    except Exception as error:  # another process holds the write lock past the busy timeout
+        if "locked" not in str(error):
+            raise
+        raise EtlError(
+            "the database is locked by another process (another `invoke etl`, or a notebook "
+            "writing to it): wait for it to finish, then run again"
+        ) from None
     try:
         loader = TableLoader(cursor, group, settings, on_bad_lines, progress)
         loader.load()

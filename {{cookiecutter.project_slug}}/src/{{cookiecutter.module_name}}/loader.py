@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .etl import Group
 
 MANIFEST = "_etl_manifest"
+BUSY_MS = 10_000  # how long to wait for another process's write to the database
 STAGING = "_etl_staging"
 
 
@@ -70,7 +71,7 @@ def connect(database: Path):
         "journal_mode=DELETE",
         "synchronous=NORMAL",
         "cache_size=-8192",
-        "busy_timeout=10000",
+        f"busy_timeout={BUSY_MS}",
         "temp_store=FILE",
     ):
         cursor.execute(f"PRAGMA {pragma}")
