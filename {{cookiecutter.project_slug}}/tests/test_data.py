@@ -135,3 +135,14 @@ def test_the_penguins_load_as_the_notebook_expects(scratch_project):
     assert penguins["bill_length_mm"].isna().sum() == sum(
         r[2 if raw.exists() else 1] == "NA" for r in expected[1:]
     )
+
+
+def test_tables_counts_rows_of_tables_made_by_others_too(loaded):
+    import sqlite3
+
+    with sqlite3.connect(loaded.database) as con:
+        con.execute("CREATE TABLE mine (a INTEGER)")
+        con.executemany("INSERT INTO mine VALUES (?)", [(1,), (2,)])
+    listing = data.tables().set_index("table")
+    assert listing.loc["mine", "rows"] == 2 and listing.loc["mine", "sources"] == ""
+    assert listing.loc["birds", "rows"] == 4

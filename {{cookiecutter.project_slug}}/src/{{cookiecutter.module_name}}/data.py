@@ -141,8 +141,11 @@ def tables(*, database: str | os.PathLike | None = None):
         rows = []
         for name in names:
             entries = [m for m in manifest if m[0] == name]
-            cursor.execute(f"SELECT count(*) FROM {_quote(name)}")
-            (count,) = cursor.fetchone()
+            if entries:  # counted while loading: no scan of a large table
+                count = sum(m[2] or 0 for m in entries)
+            else:
+                cursor.execute(f"SELECT count(*) FROM {_quote(name)}")
+                (count,) = cursor.fetchone()
             cursor.execute("SELECT name, type FROM pragma_table_info(?)", parameters=(name,))
             columns = cursor.fetchall()
             rows.append(
