@@ -692,3 +692,25 @@ def test_a_database_locked_by_another_writer_is_one_clear_error(scratch_project,
         other.kill()
         other.wait()
     assert rows("a") == [(1,)]
+
+
+def test_a_file_without_header_gets_the_configured_column_names(scratch_project):
+    """tornado's fr_FR.csv is one quoted line with no header: named by the settings."""
+    import tornado
+
+    source = Path(tornado.__file__).parent / "test" / "csv_translations" / "fr_FR.csv"
+    (scratch_project.raw / "fr_fr.csv").write_bytes(source.read_bytes())
+    assert "has a header but no data rows" in run()["fr_fr"].error  # its only line is a header
+    scratch_project.settings(
+        '[tool.PACKAGE.etl.tables.fr_fr]\nheader = false\ncolumns = ["english", "french"]\n'
+    )
+    run()
+    assert rows("fr_fr") == [("school", "école")]
+    assert list(types("fr_fr")) == ["english", "french"]
+
+
+def test_delimiter_and_quote_can_be_set(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl.tables.odd]\ndelimiter = ";"\nquote = "\'"\n')
+    write(scratch_project.raw / "odd.csv", "a;b\n1;'x;y'\n2;'it''s'\n")
+    run()
+    assert rows("odd") == [(1, "x;y"), (2, "it's")]
