@@ -714,3 +714,34 @@ def test_delimiter_and_quote_can_be_set(scratch_project):
     write(scratch_project.raw / "odd.csv", "a;b\n1;'x;y'\n2;'it''s'\n")
     run()
     assert rows("odd") == [(1, "x;y"), (2, "it's")]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(st.sampled_from(["a", "1", ",", '"', "\n", "\r", " ", "é"]), min_size=1, max_size=30)
+)
+def test_raw_csv_text_loads_as_pythons_csv_module_reads_it_or_fails_naming_the_line(
+    scratch_project, body
+):
+    """Property, on text no csv.writer would write (stray quotes, lone CRs): the loaded rows
+    are csv.reader's rows as text, or the load fails on the first line csv.reader finds ragged."""
+    text = "h1,h2\n" + body
+    (scratch_project.raw / "raw.csv").write_bytes(text.encode())
+    reader = csv.reader(io.StringIO(text, newline=""))
+    expected, ragged = [], None
+    for record in list(reader)[1:]:
+        if record and len(record) != 2 and ragged is None:
+            ragged = record
+        if record:
+            expected.append(tuple(record))
+    scratch_project.settings('[tool.PACKAGE.etl.tables.raw]\ntypes = {h1 = "TEXT", h2 = "TEXT"}\n')
+    report = run(force=True)["raw"]
+    if ragged is not None:
+        assert report.status == "failed" and f"found {len(ragged)}" in report.error
+    elif not expected:
+        assert "no data rows" in report.error
+    else:
+        assert report.status == "loaded", report.error
+        assert rows("raw") == [tuple(None if f == "" else f for f in r) for r in expected]
