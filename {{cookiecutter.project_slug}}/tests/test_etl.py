@@ -157,7 +157,7 @@ FIELD = st.one_of(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(st.lists(FIELD, min_size=3, max_size=3), min_size=1, max_size=30))
 def test_every_field_survives_as_pythons_csv_module_reads_it(scratch_project, table):
@@ -716,7 +716,7 @@ def test_delimiter_and_quote_can_be_set(scratch_project):
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.text(st.sampled_from(["a", "1", ",", '"', "\n", "\r", " ", "é"]), min_size=1, max_size=30)
