@@ -614,8 +614,13 @@ class _Pool:
     def submit(self, batch, job):
         return self.executor.submit(run_batch, batch, job)
 
-    def as_completed(self, futures):
-        return concurrent.futures.as_completed(futures)
+    def completed(self, futures):
+        """(future, its result or the exception it raised), in the order they finish."""
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                yield future, future.result()
+            except Exception as error:
+                yield future, error
 
     def slots(self) -> int:
         return self.jobs
@@ -632,18 +637,21 @@ class _Pool:
 class _Dask:
     """Runs as tasks of a Dask cluster: local, an existing scheduler, or SLURM jobs."""
 
-    def __init__(self, client, cluster, where: str):
-        self.client, self.cluster, self.where = client, cluster, where
+    def __init__(self, client, cluster, where: str, settings=None):
+        self.client, self.cluster, self.where, self.settings = client, cluster, where, settings
         self._slots, self._checked = 0, 0.0
 
     def submit(self, batch, job):
         key = f"sweep-{job['sweep']}-{batch[0]['index']}"
         return self.client.submit(run_batch, batch, job, key=key, pure=False)
 
-    def as_completed(self, futures):
+    def completed(self, futures):
+        """(future, its result or the exception it raised), in the order they finish."""
         from distributed import as_completed
 
-        return as_completed(futures)
+        # Results come with the completion messages: no round trip per future.
+        for future, result in as_completed(futures, with_results=True, raise_errors=False):
+            yield future, result[1] if future.status == "error" else result
 
     def slots(self) -> int:
         if time.monotonic() - self._checked > 2:
@@ -663,6 +671,8 @@ class _Dask:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.settings is not None:
+            self.settings.__exit__(None, None, None)
 
 
 def _backend(jobs: int, scheduler: str | None, slurm: str | None, notify):
@@ -709,6 +719,17 @@ def _backend(jobs: int, scheduler: str | None, slurm: str | None, notify):
         return _Dask(client, None, f"the scheduler at {address}")
     import logging
 
+    import dask
+
+    # The workers share this process with the runs' bookkeeping: their statistical profiler
+    # (a stack sample every 10 ms) and fast health ticks would cost more CPU than short runs.
+    quiet = dask.config.set(
+        {
+            "distributed.worker.profile.enabled": False,
+            "distributed.admin.tick.interval": "1s",
+            "distributed.admin.system-monitor.gil.enabled": False,
+        }
+    )
     cluster = distributed.LocalCluster(
         n_workers=jobs,
         threads_per_worker=1,
@@ -716,7 +737,8 @@ def _backend(jobs: int, scheduler: str | None, slurm: str | None, notify):
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )
-    return _Dask(distributed.Client(cluster), cluster, f"a local Dask cluster of {jobs} workers")
+    where = f"a local Dask cluster of {jobs} workers"
+    return _Dask(distributed.Client(cluster), cluster, where, quiet)
 
 
 def slurm_cluster(profile: str, **overrides):
@@ -897,10 +919,9 @@ def _drive(backend, todo: list[Run], job: dict, outcome: Outcome) -> None:
     done = failed = 0
     bar = tqdm(total=len(todo), unit="run", disable=None, dynamic_ncols=True)
     try:
-        for future in backend.as_completed(list(futures)):
-            try:
-                records = future.result()
-            except Exception as error:  # the task itself failed, e.g. its workers kept dying
+        for future, records in backend.completed(list(futures)):
+            if isinstance(records, BaseException):  # the task failed, e.g. its workers kept dying
+                error = records
                 records = [
                     {
                         "index": r["index"],
