@@ -43,6 +43,7 @@ COMMON_FILES = {
     "src/{module}/errors.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
+    "src/{module}/results.py",
     "tests/test_cells.py",
     "tests/test_paths.py",
 }
