@@ -46,6 +46,7 @@ COMMON_FILES = {
     "src/{module}/results.py",
     "tests/test_cells.py",
     "tests/test_paths.py",
+    "tests/test_results.py",
 }
 
 
