@@ -216,6 +216,59 @@ def test_git_state_of_a_clean_and_a_dirty_tree(project):
     assert one["commit"] == clean["commit"]
 
 
+NOTEBOOK_RUNS_A_SCRIPT = """
+    import sys, time
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("from {{ cookiecutter.module_name }} import results")
+    time.sleep(0.3)  # the notebook idles between cells
+    print("submitted", time.time(), flush=True)
+    shell.run_cell(f"%run -i {sys.argv[1]} --k 4")
+"""
+
+SCRIPT = """
+import argparse, time
+from {{ cookiecutter.module_name }} import results
+parser = argparse.ArgumentParser()
+parser.add_argument("--k", type=int)
+args = parser.parse_args()
+time.sleep(0.2)
+results.save("cell", {"k2": args.k**2}, args=args)
+"""
+
+
+def test_a_run_with_percent_run_in_a_notebook_records_its_script_and_starts_with_its_cell(
+    project, tmp_path
+):
+    """Under IPython's %run -i the record names the script and its arguments, and the run
+    starts when its cell does, not when the kernel did."""
+    script = tmp_path / "square.py"
+    script.write_text(SCRIPT)
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(NOTEBOOK_RUNS_A_SCRIPT), str(script)],
+        env={**os.environ, "PROJECT_ROOT": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    submitted = float(child.stdout.split("submitted ")[1].split()[0])
+    record = results.record("cell", 0)
+    assert record["script"] == str(script) and record["argv"] == [str(script), "--k", "4"]
+    assert record["args"] == {"k": 4} and record["scalars"] == {"k2": 16}
+    started = pd.Timestamp(record["started"]).timestamp()
+    assert submitted - 0.01 <= started <= submitted + 0.2
+    assert record["duration"] >= 0.2
+
+
+def test_non_finite_scalars_survive_the_record(project):
+    results.save("nan", {"loss": float("nan"), "bound": float("inf"), "ok": 1.0})
+    assert results.record("nan", 0)["scalars"]["bound"] == float("inf")
+    row = results.runs("nan").iloc[0]
+    assert np.isnan(row["loss"]) and row["bound"] == np.inf and row["ok"] == 1.0
+
+
 # ---- bad input -------------------------------------------------------------------------------
 
 

@@ -38,7 +38,6 @@ import errno
 import getpass
 import hashlib
 import json
-import math
 import os
 import pickle
 import re
@@ -97,8 +96,21 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 MATLAB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 
 _IMPORTED_AT = time.time()
-_RUN_STARTS: dict[tuple, float] = {}
 _GIT_STATES: dict[tuple, dict | None] = {}
+_CELL_STARTED = {"at": _IMPORTED_AT}
+
+
+def _watch_cells() -> bool:
+    """In IPython, note when each cell starts: a run there (``%run -i``) starts with its cell."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython and hasattr(ipython, "get_ipython") else None
+    if shell is None:
+        return False
+    shell.events.register("pre_run_cell", lambda *info: _CELL_STARTED.update(at=time.time()))
+    return True
+
+
+_IN_IPYTHON = _watch_cells()
 
 
 # ---- names and folders ---------------------------------------------------------------------
@@ -312,22 +324,26 @@ def _user() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
+def _run_start() -> float:
+    """A run starts with its process, or in IPython (``%run -i`` in a notebook) with its cell."""
+    return _CELL_STARTED["at"] if _IN_IPYTHON else _process_start()
+
+
 def _run_facts() -> dict:
     """What identifies this run: script, arguments, code state, machine, process."""
     script = _script()
     script_sha = _sha256_of(script) if script else None
-    key = (tuple(sys.argv), script_sha)
-    # A run starts with its process; a later run in the same interpreter (%run -i in a
-    # notebook) starts at its first save.
-    started = _RUN_STARTS.setdefault(key, time.time() if _RUN_STARTS else _process_start())
+    started = _run_start()
     root = paths.find_root()
-    if (root, script_sha) not in _GIT_STATES:
-        _GIT_STATES[(root, script_sha)] = git_state(root)
+    # git runs once per run, not once per save (a script may save many times).
+    key = (root, script_sha, started)
+    if key not in _GIT_STATES:
+        _GIT_STATES[key] = git_state(root)
     return {
         "script": str(script) if script else None,
         "script_sha256": script_sha,
         "argv": list(sys.argv),
-        "git": _GIT_STATES[(root, script_sha)],
+        "git": _GIT_STATES[key],
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "user": _user(),
@@ -341,7 +357,7 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+        return value  # NaN and infinities are written as JSON's common extension NaN, Infinity
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -472,7 +488,7 @@ def _write_temp(folder: Path, stem: str, data: Any, format: str) -> Path:
 
 def _write_json_atomically(path: Path, record: dict) -> None:
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    temp.write_text(json.dumps(record, indent=1, allow_nan=False))
+    temp.write_text(json.dumps(record, indent=1))
     os.replace(temp, path)
 
 
