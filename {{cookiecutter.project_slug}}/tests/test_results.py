@@ -156,6 +156,21 @@ def test_runs_of_an_experiment_without_runs_is_an_empty_table(project):
     assert list(table.columns[:4]) == ["number", "started", "duration", "host"]
 
 
+def test_the_report_shows_runs_made_outside_git_and_from_no_script_file(project):
+    """report() (what `invoke results` prints) copes with runs that have no commit or script."""
+    code = "from {{ cookiecutter.module_name }} import results; results.save('bare', {'x': 1.5})"
+    env = {**os.environ, "PROJECT_ROOT": str(project)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    results.save("bare", {"x": 2.5})
+    assert results.record("bare", 0)["script"] is None  # python -c: no script file
+    header, first, second, total = results.report("bare").splitlines()
+    columns = "number started duration host script_sha256 git_commit git_dirty x"
+    assert header.split() == columns.split()
+    assert first.split()[0] == "0" and first.split()[-4:] == ["-", "-", "-", "1.5"]
+    assert second.split()[-1] == "2.5"
+    assert total == f"2 complete runs in {project / 'results' / 'bare'}"
+
+
 # ---- run records -----------------------------------------------------------------------------
 
 

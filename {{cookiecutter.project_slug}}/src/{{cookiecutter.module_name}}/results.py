@@ -853,8 +853,9 @@ def report(experiment: str, show: int | str | None = None) -> str:
         shown = table.drop(columns=["script", "format"])
         local = datetime.now().astimezone().tzinfo
         shown["started"] = shown["started"].dt.tz_convert(local).dt.strftime("%Y-%m-%d %H:%M:%S")
-        shown["script_sha256"] = shown["script_sha256"].str[:12]
-        shown["git_commit"] = shown["git_commit"].str[:10]
+        for column, width in (("script_sha256", 12), ("git_commit", 10)):
+            shown[column] = [v[:width] if isinstance(v, str) else None for v in shown[column]]
+        shown = shown.astype(object).where(shown.notna(), "-")
         lines.append(shown.to_string(index=False, max_colwidth=40))
         lines.append(f"{len(table)} complete runs in {folder}")
     broken = incomplete(experiment)
