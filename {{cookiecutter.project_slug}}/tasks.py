@@ -37,4 +37,18 @@ def test(c, args=""):
         raise Exit(code=code)
 
 
-ns = Collection(test)
+@task(
+    help={
+        "experiment": "the experiment's name: its folder under results/, e.g. kmeans",
+        "show": "print the JSON record of run number N (or 'latest') instead of the table",
+    }
+)
+def results(c, experiment, show=None):
+    """Print the runs of an experiment as a table, or one run's record with --show N."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import results as store
+
+        print(store.report(experiment, show))
+
+
+ns = Collection(test, results)
