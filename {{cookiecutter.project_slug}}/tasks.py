@@ -26,7 +26,7 @@ def user_errors():
         raise Exit("Interrupted: run the task again to finish.", code=130) from None
 
 
-@task(help={"args": "extra arguments for pytest, e.g. \"-k etl -x\""})
+@task(help={"args": 'extra arguments for pytest, e.g. "-k etl -x"'})
 def test(c, args=""):
     """Run the project's own tests (pytest)."""
     import shlex
