@@ -160,6 +160,7 @@ def test_a_3x2_grid_on_a_local_cluster_saves_six_results_with_their_arguments(to
     assert sorted(int(r[-1]) for r in rows) == [21, 22, 31, 32, 41, 42]  # the score column
     pids = {p for w, _, _, p in attempts(toy)}
     assert len(pids) == 6  # no two runs shared an interpreter
+    assert "6 complete runs in" in toy.run("invoke", "results", "toy").stdout
 
 
 def test_a_lost_worker_loses_no_run_and_resume_adds_no_duplicate(toy, cluster):

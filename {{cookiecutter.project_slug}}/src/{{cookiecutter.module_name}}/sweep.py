@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import paths
+from . import paths, results
 from .errors import ProjectError
 
 INSTALL_HINT = "pip install -e '.[cluster]'"
@@ -394,7 +394,7 @@ def plan(
             f"it has {known} (see python {_shown(path)} --help)"
         )
     experiment = experiment or path.stem
-    paths.inside(paths.RESULTS_DIR, experiment)
+    results.folder_of(experiment)  # refuses a name that is not one folder name
     runs = [
         Run(i, setting, r + 1, command_line(setting, options))
         for i, (setting, r) in enumerate((s, r) for s in combos for r in range(repeat))
@@ -432,7 +432,8 @@ def _mark_complete(plan: Plan) -> None:
     dests = sorted({_option_for(n, options).dest for r in plan.runs for n in r.setting})
     available: dict[tuple, list[int]] = {}
     for row in table.to_dict("records"):
-        values = {d: row.get(d) for d in dests}
+        # an argument named like a column of the table itself (host, format...) is "arg.<name>"
+        values = {d: row.get(f"arg.{d}", row.get(d)) for d in dests}
         available.setdefault(_same_key(values), []).append(int(row["number"]))
     for run in plan.runs:
         wanted = {
@@ -448,10 +449,7 @@ def _flag_value(name: str, value, options: dict[str, Option]):
 
 
 def _complete_runs(experiment: str):
-    from . import results
-
-    if not paths.inside(paths.RESULTS_DIR, experiment).is_dir():
-        return None
+    """The results store's table of complete runs (one row each; empty if none yet)."""
     return results.runs(experiment)
 
 
@@ -570,8 +568,6 @@ def _numbers_by_process(
     experiment: str, table, since: float, wanted: set[tuple]
 ) -> dict[tuple, int]:
     """Result numbers in ``table`` (the results store's runs) by the (host, pid) that saved them."""
-    from . import results
-
     if table is None or table.empty or not wanted:
         return {}
     hosts = {h for h, _ in wanted}
@@ -979,7 +975,7 @@ def _scalars(plan: Plan, outcome: Outcome, table):
     mine |= {r["number"] for r in outcome.records.values() if r.get("number") is not None}
     if table is None or table.empty or not mine:
         return None
-    known = {"started", "duration", "host", "script", "script_sha256", *plan.options}
+    known = {*results.RUN_COLUMNS, *plan.options, *(f"arg.{d}" for d in plan.options)}
     known |= {k for r in plan.runs for k in r.setting}
     columns = [c for c in table.columns if c == "number" or c not in known]
     rows = table[table["number"].isin(mine)][columns]
