@@ -5,7 +5,9 @@ argparse script go through (a) a plain ``concurrent.futures`` pool of 2 running
 the same commands (the reference), (b) the sweep library on a LocalCluster of 2
 workers, cluster start included, and (c) the whole ``invoke sweep --jobs 2``
 command. Then the same sweep with 1 and 2 workers, for the throughput ratio.
-Prints the times, the ratios against the goals, and peak RSS.
+Prints the times, the ratios against the goals, peak RSS, and the CPU time this
+process spends per run (the sweep's own overhead, which other load on a shared
+machine does not change as much as it changes wall times).
 """
 
 from __future__ import annotations
@@ -35,27 +37,35 @@ def module_name() -> str:
     return next(p.name for p in (Path.cwd() / "src").iterdir() if p.name.isidentifier())
 
 
-def pool(script: Path, runs: int, jobs: int) -> float:
+CPU: dict[str, float] = {}  # CPU seconds of this process per contender, last measurement
+
+
+def timed(name: str, function, *arguments) -> float:
+    """Wall time of ``function(*arguments)``; its CPU time in this process goes to CPU[name]."""
+    cpu = time.process_time()
+    start = time.perf_counter()
+    function(*arguments)
+    took = time.perf_counter() - start
+    CPU[name] = time.process_time() - cpu
+    return took
+
+
+def pool(script: Path, runs: int, jobs: int) -> None:
     """The reference: the same commands through a plain pool."""
 
     def one(i: int) -> int:
         return subprocess.run([sys.executable, str(script), "--i", str(i)]).returncode
 
-    start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(jobs) as executor:
         codes = list(executor.map(one, range(runs)))
     assert codes == [0] * runs
-    return time.perf_counter() - start
 
 
-def library(sweep, script: Path, runs: int, jobs: int) -> float:
+def library(sweep, script: Path, runs: int, jobs: int) -> None:
     """The sweep library on a LocalCluster of ``jobs`` workers, cluster start included."""
-    start = time.perf_counter()
     plan = sweep.plan(script, {"i": [str(i) for i in range(runs)]}, experiment=f"bench{jobs}")
     outcome = sweep.sweep(plan, jobs=jobs)
-    took = time.perf_counter() - start
     assert not outcome.failed, outcome.problem()
-    return took
 
 
 def command(root: Path, script: Path, runs: int, jobs: int) -> float:
@@ -86,11 +96,13 @@ def main() -> None:
         # Other work on the machine shifts single timings: alternate the contenders
         # and keep the best of each.
         times: dict[str, list[float]] = {"pool": [], "cluster": [], "one": [], "two": []}
-        for _ in range(ROUNDS):
-            times["pool"].append(pool(script, RUNS, 2))
-            times["cluster"].append(library(sweep, script, RUNS, 2))
-            times["one"].append(library(sweep, script, SCALING_RUNS, 1))
-            times["two"].append(library(sweep, script, SCALING_RUNS, 2))
+        for round in range(ROUNDS):
+            times["pool"].append(timed("pool", pool, script, RUNS, 2))
+            times["cluster"].append(timed("cluster", library, sweep, script, RUNS, 2))
+            times["one"].append(timed("one", library, sweep, script, SCALING_RUNS, 1))
+            times["two"].append(timed("two", library, sweep, script, SCALING_RUNS, 2))
+            shown = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
+            print(f"round {round + 1}: {shown}", flush=True)
         whole = command(root, script, RUNS, 2)
         reference, on_cluster, one, two = (min(times[k]) for k in ("pool", "cluster", "one", "two"))
 
@@ -102,6 +114,8 @@ def main() -> None:
     print(f"  `invoke sweep --jobs 2`, whole command:    {whole:6.2f} s  {ratio:.2f}x")
     print(f"{SCALING_RUNS} runs: 1 worker {one:.2f} s, 2 workers {two:.2f} s")
     print(f"  throughput 2 workers / 1 worker: {one / two:.2f}x (goal >= 1.8x)")
+    pool_cpu, sweep_cpu = (CPU[k] / RUNS * 1000 for k in ("pool", "cluster"))
+    print(f"CPU of this process per run: pool {pool_cpu:.2f} ms, sweep {sweep_cpu:.2f} ms")
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: this process {me:.0f} MB, largest child (a run or invoke) {children:.0f} MB")

@@ -108,11 +108,11 @@ def kill_group(process: subprocess.Popen) -> None:
 @pytest.fixture
 def cluster(toy, tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1 (killed after)."""
+    loopback = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
     scheduler_file = tmp_path / "scheduler.json"
     scheduler = start(
-        toy, "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-        "--scheduler-file", str(scheduler_file),
-    )  # fmt: skip
+        toy, "dask", "scheduler", *loopback, "--port", "0", "--scheduler-file", str(scheduler_file)
+    )
     processes = [scheduler]
     try:
         address = wait_for(
@@ -127,14 +127,12 @@ def cluster(toy, tmp_path):
                     "dask",
                     "worker",
                     address,
+                    *loopback,
                     "--nthreads",
                     "1",
-                    "--host",
-                    "127.0.0.1",
-                    "--no-dashboard",
                     "--local-directory",
                     str(tmp_path / f"worker{n}"),
-                )  # fmt: skip
+                )
             )
         wait = (
             "from distributed import Client\n"

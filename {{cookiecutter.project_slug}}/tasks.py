@@ -59,7 +59,7 @@ def results(c, experiment, show=None):
         "repeat": "runs of each setting (default 1)",
         "jobs": "runs at once on this machine (default: sweep.jobs in pyproject, or one per core)",
         "scheduler": "a running Dask scheduler, e.g. tcp://host:8786 ('local': this machine)",
-        "slurm": "start workers as SLURM jobs: a profile of [tool.{{ cookiecutter.module_name }}.sweep.slurm]",
+        "slurm": "start the workers as SLURM jobs, with this profile of sweep.slurm in pyproject",
         "resume": "skip settings that already have a complete result of this script",
         "dry_run": "only show the runs and their commands",
         "experiment": "the results folder (default: the script's name)",

@@ -174,18 +174,20 @@ def test_options_are_read_from_the_scripts_argparse_calls(tmp_path):
             parser.add_argument("--verbose", action="store_true")
             parser.add_argument("--plot", action=argparse.BooleanOptionalAction)
             parser.add_argument("--sizes", nargs="+", type=float)
-            parser.add_argument("--out", dest="output")
+            parser.add_argument("--out", dest="output", default="out.csv")
+            parser.add_argument("--jobs", default=os.cpu_count())
             parser.add_argument("data")
             """
         )
     )
     assert sweep.script_options(script) == {
-        "k": Option("--k", "k"),
-        "n_iter": Option("--n-iter", "n_iter"),
-        "verbose": Option("--verbose", "verbose", takes_value=False),
-        "plot": Option("--plot", "plot", takes_value=False, negation="--no-plot"),
-        "sizes": Option("--sizes", "sizes"),
-        "output": Option("--out", "output"),
+        "k": Option("--k", "k", default=3),
+        "n_iter": Option("--n-iter", "n_iter", default=None),
+        "verbose": Option("--verbose", "verbose", takes_value=False, default=False),
+        "plot": Option("--plot", "plot", takes_value=False, negation="--no-plot", default=None),
+        "sizes": Option("--sizes", "sizes", default=None),
+        "output": Option("--out", "output", default="out.csv"),
+        "jobs": Option("--jobs", "jobs", default=sweep.UNKNOWN),
     }
 
 
@@ -315,6 +317,12 @@ def test_resume_skips_settings_with_a_complete_result_of_the_same_script(project
     # "2" given as 2.0 matches the int the script recorded; a repeat needs a second result
     twice = sweep.plan("scripts/toy.py", {"k": ["2.0", "5"], "seed": ["1"]}, repeat=2, resume=True)
     assert [r.existing is not None for r in twice.runs] == [True, False, False, False]
+    # an option left out has the script's default: seed=0 here, not the seed=1 saved above
+    assert [r.existing is None for r in sweep.plan("scripts/toy.py", "k=2", resume=True).runs] == [
+        True
+    ]
+    sweep.sweep(sweep.plan("scripts/toy.py", "k=2"))
+    assert sweep.plan("scripts/toy.py", "k=2 seed=0", resume=True).runs[0].existing is not None
     # an edited script has another hash: its earlier results do not count
     (project / "scripts" / "toy.py").write_text(TOY + "\n# edited\n")
     edited = sweep.plan("scripts/toy.py", "k=2,3,4 seed=1", resume=True)
@@ -374,9 +382,12 @@ def test_a_rerun_task_runs_again_when_its_first_attempt_saved_nothing(project):
 
 # ---- SLURM --------------------------------------------------------------------------------------
 
+# The scheduler dask-jobqueue starts here listens on loopback only (on a cluster it must not).
+LOOPBACK = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+
 
 def test_a_slurm_profile_becomes_the_dask_jobqueue_job_script(project):
-    cluster = sweep.slurm_cluster("short", scheduler_options={"host": "127.0.0.1"})
+    cluster = sweep.slurm_cluster("short", scheduler_options=LOOPBACK)
     try:
         script = cluster.job_script()
     finally:
@@ -391,7 +402,7 @@ def test_a_slurm_profile_becomes_the_dask_jobqueue_job_script(project):
 
 def test_the_projects_own_slurm_profile_is_valid():
     """The default profile of this project's pyproject.toml makes a job script."""
-    cluster = sweep.slurm_cluster("default", scheduler_options={"host": "127.0.0.1"})
+    cluster = sweep.slurm_cluster("default", scheduler_options=LOOPBACK)
     try:
         assert "#SBATCH -t 04:00:00" in cluster.job_script().splitlines()
     finally:

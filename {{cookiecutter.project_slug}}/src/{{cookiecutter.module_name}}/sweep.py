@@ -73,6 +73,9 @@ def config() -> dict:
 # ---- the script's own options -----------------------------------------------------------------
 
 
+UNKNOWN = "<unknown>"  # the default of an option read from --help or computed at run time
+
+
 @dataclass(frozen=True)
 class Option:
     """A long option of the script: ``--k`` stores into ``k`` and takes a value."""
@@ -81,6 +84,7 @@ class Option:
     dest: str
     takes_value: bool = True
     negation: str | None = None  # "--no-x" of a BooleanOptionalAction
+    default: object = UNKNOWN
 
 
 def script_options(script: Path, timeout: float = 60) -> dict[str, Option]:
@@ -133,8 +137,20 @@ def _options_from_source(tree: ast.AST) -> dict[str, Option] | None:
         dest = keywords.get("dest")
         dest = dest.value if isinstance(dest, ast.Constant) else longs[0][2:].replace("-", "_")
         negation = "--no-" + longs[0][2:] if action_name == "BooleanOptionalAction" else None
-        options[dest] = Option(longs[0], dest, takes_value, negation)
+        options[dest] = Option(
+            longs[0], dest, takes_value, negation, _default(keywords, action_name)
+        )
     return options
+
+
+def _default(keywords: dict, action: str | None):
+    """An option's default when the source says it literally (argparse's own if not given)."""
+    if "default" not in keywords:
+        return {"store_true": False, "store_false": True}.get(action)
+    try:
+        return ast.literal_eval(keywords["default"])
+    except ValueError:  # computed, e.g. default=os.cpu_count()
+        return UNKNOWN
 
 
 def _options_from_help(script: Path, timeout: float) -> dict[str, Option]:
@@ -423,34 +439,31 @@ def _sha256(path: Path) -> str:
 
 def _mark_complete(plan: Plan) -> None:
     """Mark runs whose setting already has a complete result of this very script."""
-    options = plan.options
-    table = _complete_runs(plan.experiment)
-    if table is None or table.empty:
-        return
-    if "script_sha256" in table.columns:
-        table = table[table["script_sha256"] == plan.script_sha256]
-    dests = sorted({_option_for(n, options).dest for r in plan.runs for n in r.setting})
-    available: dict[tuple, list[int]] = {}
-    for row in table.to_dict("records"):
-        # an argument named like a column of the table itself (host, format...) is "arg.<name>"
-        values = {d: row.get(f"arg.{d}", row.get(d)) for d in dests}
-        available.setdefault(_same_key(values), []).append(int(row["number"]))
+    table = results.runs(plan.experiment)
+    rows = table[table["script_sha256"] == plan.script_sha256].to_dict("records")
+    # Results by their arguments: the setting's values, and the script's defaults for the
+    # options it leaves out (any value where the default is unknown); each counts once.
+    index: dict[tuple, dict[tuple, list[int]]] = {}
     for run in plan.runs:
-        wanted = {
-            _option_for(n, options).dest: _flag_value(n, v, options) for n, v in run.setting.items()
+        wanted = {o.dest: o.default for o in plan.options.values() if o.default != UNKNOWN}
+        wanted |= {
+            _option_for(n, plan.options).dest: _flag_value(n, v, plan.options)
+            for n, v in run.setting.items()
         }
-        key = _same_key({**dict.fromkeys(dests), **wanted})
-        if available.get(key):
-            run.existing = available[key].pop(0)
+        names = tuple(sorted(wanted))
+        if names not in index:
+            index[names] = {}
+            for row in rows:
+                # an argument named like a column of the table (host...) is "arg.<name>"
+                values = {d: row.get(f"arg.{d}", row.get(d)) for d in names}
+                index[names].setdefault(_same_key(values), []).append(int(row["number"]))
+        found = index[names].get(_same_key(wanted))
+        if found:
+            run.existing = found.pop(0)
 
 
 def _flag_value(name: str, value, options: dict[str, Option]):
     return value if _option_for(name, options).takes_value else _truth(value)
-
-
-def _complete_runs(experiment: str):
-    """The results store's table of complete runs (one row each; empty if none yet)."""
-    return results.runs(experiment)
 
 
 # ---- one run, on whichever machine the scheduler chose -----------------------------------------
@@ -560,7 +573,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _number_written_by(experiment: str, host: str, pid: int, since: float) -> int | None:
-    table = _complete_runs(experiment)
+    table = results.runs(experiment)
     return _numbers_by_process(experiment, table, since, {(host, pid)}).get((host, pid))
 
 
@@ -568,7 +581,7 @@ def _numbers_by_process(
     experiment: str, table, since: float, wanted: set[tuple]
 ) -> dict[tuple, int]:
     """Result numbers in ``table`` (the results store's runs) by the (host, pid) that saved them."""
-    if table is None or table.empty or not wanted:
+    if table.empty or not wanted:
         return {}
     hosts = {h for h, _ in wanted}
     found = {}
@@ -730,8 +743,9 @@ def _backend(jobs: int, scheduler: str | None, slurm: str | None, notify):
         n_workers=jobs,
         threads_per_worker=1,
         processes=False,  # each run is its own process already; threads only wait on them
-        dashboard_address=None,
         silence_logs=logging.ERROR,
+        # No dashboard; the scheduler's small HTTP server listens on loopback only.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     where = f"a local Dask cluster of {jobs} workers"
     return _Dask(distributed.Client(cluster), cluster, where, quiet)
@@ -860,12 +874,12 @@ def sweep(
     jobs = int(jobs or config().get("jobs") or os.cpu_count() or 1)
     sweep_id = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
     state = paths.RESULTS_DIR / STATE_FOLDER / plan.experiment / sweep_id
-    state.mkdir(parents=True, exist_ok=True)
     todo = plan.todo
     outcome = Outcome(plan, {}, "nowhere (nothing to run)", state)
     started = time.time()
     if todo:
         backend = _backend(jobs, scheduler, slurm, notify)
+        state.mkdir(parents=True, exist_ok=True)
         outcome.where = backend.where
         skipped = len(plan.runs) - len(todo)
         notify(
@@ -881,10 +895,10 @@ def sweep(
             "env": _run_environment(),
         }
         _drive(backend, todo, job, outcome)
+        _write_json(state / "sweep.json", _summary(outcome, started))
     else:
         notify(f"Nothing to run: all {len(plan.runs)} runs already have a complete result.")
-    _write_json(state / "sweep.json", _summary(outcome, started))
-    table = _complete_runs(plan.experiment)
+    table = results.runs(plan.experiment)
     wanted = {(r["host"], r["pid"]) for r in outcome.records.values() if r.get("status") == "done"}
     by_process = _numbers_by_process(plan.experiment, table, started, wanted)
     for record in outcome.records.values():
@@ -973,7 +987,7 @@ def _scalars(plan: Plan, outcome: Outcome, table):
     """The results store's rows for this sweep's results: their scalar result columns."""
     mine = {r.existing for r in plan.runs if r.existing is not None}
     mine |= {r["number"] for r in outcome.records.values() if r.get("number") is not None}
-    if table is None or table.empty or not mine:
+    if table.empty or not mine:
         return None
     known = {*results.RUN_COLUMNS, *plan.options, *(f"arg.{d}" for d in plan.options)}
     known |= {k for r in plan.runs for k in r.setting}
