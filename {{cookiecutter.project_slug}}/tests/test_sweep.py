@@ -321,7 +321,8 @@ def test_resume_skips_settings_with_a_complete_result_of_the_same_script(project
     assert [r.existing is None for r in sweep.plan("scripts/toy.py", "k=2", resume=True).runs] == [
         True
     ]
-    sweep.sweep(sweep.plan("scripts/toy.py", "k=2"))
+    sweep.sweep(sweep.plan("scripts/toy.py", "k=2"))  # a second sweep within the same second
+    assert saved() == [(2, 0), (2, 1), (3, 1), (4, 1)]
     assert sweep.plan("scripts/toy.py", "k=2 seed=0", resume=True).runs[0].existing is not None
     # an edited script has another hash: its earlier results do not count
     (project / "scripts" / "toy.py").write_text(TOY + "\n# edited\n")

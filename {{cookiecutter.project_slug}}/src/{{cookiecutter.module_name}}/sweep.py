@@ -33,6 +33,7 @@ import math
 import numbers
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -872,14 +873,16 @@ def sweep(
     (done / failed / running, ETA) is shown only on a terminal.
     """
     jobs = int(jobs or config().get("jobs") or os.cpu_count() or 1)
-    sweep_id = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
+    # Unique, also for two sweeps started in the same second: the state files of one
+    # must never be taken for an earlier attempt of the other's runs.
+    sweep_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     state = paths.RESULTS_DIR / STATE_FOLDER / plan.experiment / sweep_id
     todo = plan.todo
     outcome = Outcome(plan, {}, "nowhere (nothing to run)", state)
     started = time.time()
     if todo:
         backend = _backend(jobs, scheduler, slurm, notify)
-        state.mkdir(parents=True, exist_ok=True)
+        state.mkdir(parents=True)
         outcome.where = backend.where
         skipped = len(plan.runs) - len(todo)
         notify(
