@@ -41,9 +41,11 @@ COMMON_FILES = {
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
     "src/{module}/errors.py",
+    "src/{module}/lint.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "tests/test_cells.py",
+    "tests/test_lint.py",
     "tests/test_paths.py",
 }
 
