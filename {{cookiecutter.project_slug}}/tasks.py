@@ -66,9 +66,10 @@ def lint(c):
         print(finding)
     problems = sum(not finding.warning for finding in findings)
     warnings = len(findings) - problems
+    also = f" and {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
     if problems:
-        also = f" and {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
         raise Exit(f"lint: {problems} problem{'s' * (problems != 1)}{also}", code=1)
+    print(f"lint: no problems{also}")
 
 
 @task(help={"timeout": "seconds a cell may run before the notebook counts as failed (default 600)"})
