@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # A script that relies on a notebook (`measured`) and imports what it does not use.
@@ -81,3 +82,31 @@ def test_check_notebooks_names_the_first_failing_cell(project):
     assert failed == "notebooks/planted_fails.py:12: cell 4 failed: ZeroDivisionError: division by zero"
     assert done.stderr.strip() == "check-notebooks: 1 of 2 notebooks failed"
     assert not (project.path / "notebooks" / "planted_fails.ipynb").exists()
+
+
+def test_lint_warns_without_failing_on_cells_run_out_of_order(project):
+    """Only warnings: they are printed, and the exit status stays 0."""
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"c{n}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+                "execution_count": count,
+            }
+            for n, (source, count) in enumerate([("a = 1", 5), ("b = a + 1", 2)])
+        ],
+    }
+    (project.path / "notebooks" / "stale.ipynb").write_text(json.dumps(notebook))
+    done = project.run("invoke", "lint")
+    assert done.stdout.splitlines() == [
+        "notebooks/stale.ipynb:cell 2:1: NB104 warning: cell 2 was last run (In [2]) before cell 1 "
+        "above it (In [5]): the saved state does not come from running the cells in order "
+        "(restart the kernel and run all, or `invoke check-notebooks -- notebooks/stale`)",
+        "lint: no problems and 1 warning",
+    ]

@@ -9,7 +9,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from {{ cookiecutter.module_name }} import ProjectError, paths
-from {{ cookiecutter.module_name }}.lint import check_notebook, lint, run_notebooks
+from {{ cookiecutter.module_name }}.lint import check_notebook, find_notebooks, lint, run_notebooks
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -281,6 +281,19 @@ def test_check_notebooks_names_the_first_failing_cell_and_writes_nothing(root):
     )
     assert str(runs[2]).startswith("notebooks/good.py: ok, 2 cells in ")
     assert {p: p.read_bytes() for p in (root / "notebooks").rglob("*") if p.is_file()} == before
+
+
+def test_all_notebooks_run_top_folder_first_each_from_its_ipynb(root):
+    """Without names: notebooks/ first, then its subfolders; a pair runs from its .ipynb."""
+    for name in ("zeta.py", "alpha.py", "figures/fig.py", "helper.txt"):
+        write(root, f"notebooks/{name}", percent("x = 1"))
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), root / "notebooks" / "alpha.ipynb")
+    write(root, "notebooks/plain_module.py", "x = 1\n")  # no cells: not a notebook
+    assert [p.relative_to(root).as_posix() for p in find_notebooks()] == [
+        "notebooks/alpha.ipynb",
+        "notebooks/zeta.py",
+        "notebooks/figures/fig.py",
+    ]
 
 
 def test_check_notebooks_refuses_an_unknown_name_before_starting_a_kernel(root):
