@@ -43,8 +43,10 @@ COMMON_FILES = {
     "src/{module}/errors.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
+    "src/{module}/workspace.py",
     "tests/test_cells.py",
     "tests/test_paths.py",
+    "tests/test_workspace.py",
 }
 
 
