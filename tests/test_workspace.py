@@ -13,12 +13,14 @@ import nbformat
 # Python with the project installed, as a user's Jupyter started from the project runs it.
 RUNNER = """
 import sys
+from pathlib import Path
+
 import nbformat
 from nbclient import NotebookClient
 
 notebook = nbformat.read(sys.argv[1], as_version=4)
-folder = str(__import__("pathlib").Path(sys.argv[1]).parent)
-NotebookClient(notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": folder}}).execute()
+where = {"metadata": {"path": str(Path(sys.argv[1]).parent)}}
+NotebookClient(notebook, kernel_name="python3", timeout=120, resources=where).execute()
 nbformat.write(notebook, sys.argv[2])
 """
 

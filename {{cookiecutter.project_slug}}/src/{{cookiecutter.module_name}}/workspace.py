@@ -51,6 +51,7 @@ from .errors import ProjectError
 RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
 # Names IPython itself keeps in the namespace: output and input history (_, __, _5, _i5, ...).
 IPYTHON_NAME = re.compile(r"_(_?_?|i{1,3}|i?\d+|ih|oh|dh|exit_code)")
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 PREVIEW_CHARS = 40
 SORT_KEYS = ("name", "type", "size", "cell")
 COLUMNS = ["name", "type", "dtype", "shape", "bytes", "shallow", "preview", "cell", "script"]
@@ -362,7 +363,8 @@ class Workspace:
         self.quiet_runs = False
         self.last_report: RunReport | None = None
         self._assigned: dict[str, _Assignment] = {}
-        self._bound_by_cell: dict[int, tuple[str, frozenset[str]]] = {}
+        # cell -> [its source, the identifiers it spells, the names it binds (parsed lazily)]
+        self._cells: dict[int, list] = {}
         self._original_run = None
 
     # -- the namespace
@@ -401,10 +403,11 @@ class Workspace:
         for cell in range(current, 0, -1):
             if not pending:
                 break
-            newest = self._bound_names(cell, history[cell]) & pending
-            for name in newest - settled_at.get(cell, set()):
+            settled = settled_at.pop(cell, set())
+            newest = self._bound_names(cell, history[cell], pending) & pending
+            for name in newest - settled:
                 found[name] = (cell, None)
-            pending -= newest | settled_at.pop(cell, set())
+            pending -= newest | settled
         return found
 
     def current_cell(self) -> int:
@@ -415,13 +418,17 @@ class Workspace:
         """
         return len(self.shell.history_manager.input_hist_raw) - 1
 
-    def _bound_names(self, cell: int, source: str) -> frozenset[str]:
-        cached = self._bound_by_cell.get(cell)
-        if cached is not None and cached[0] is source:
-            return cached[1]
-        names = bound_names(source)
-        self._bound_by_cell[cell] = (source, names)
-        return names
+    def _bound_names(self, cell: int, source: str, wanted: set[str]) -> frozenset[str]:
+        """The names cell ``cell`` binds, parsed only if it spells one of ``wanted``."""
+        cached = self._cells.get(cell)
+        if cached is None or cached[0] is not source:
+            cached = [source, frozenset(IDENTIFIER.findall(source)), None]
+            self._cells[cell] = cached
+        if cached[2] is None:
+            if cached[1].isdisjoint(wanted):
+                return frozenset()
+            cached[2] = bound_names(source)
+        return cached[2]
 
     def rows(
         self,
