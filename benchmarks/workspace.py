@@ -12,8 +12,8 @@ float and object columns, a 2 GB array, a set of 3M ints, a list of 10M ints, a 
   without it, interleaved), and to a ``%run -i`` cell (the snapshot around the script).
 - Peak RSS after each step.
 
-Run in a baked project: ``python3 dev.py bench workspace`` (full size, about 4 GB of
-memory), or there ``python path/to/benchmarks/workspace.py --scale 0.01``.
+Run in a baked project: ``python3 dev.py bench workspace`` (full size: peak RSS about
+3.1 GiB), or there ``python path/to/benchmarks/workspace.py --scale 0.01``.
 """
 
 from __future__ import annotations
