@@ -49,6 +49,8 @@ COMMON_FILES = {
     "tests/test_lint.py",
     "tests/test_paths.py",
     "tests/test_results.py",
+    "src/{module}/workspace.py",
+    "tests/test_workspace.py",
 }
 
 
