@@ -41,14 +41,18 @@ COMMON_FILES = {
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
     "src/{module}/errors.py",
+    "src/{module}/lint.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/results.py",
     "src/{module}/sweep.py",
+    "src/{module}/workspace.py",
     "tests/test_cells.py",
+    "tests/test_lint.py",
     "tests/test_paths.py",
     "tests/test_results.py",
     "tests/test_sweep.py",
+    "tests/test_workspace.py",
 }
 
 
