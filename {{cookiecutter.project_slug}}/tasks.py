@@ -161,5 +161,4 @@ def sweep(
             raise sweeps.SweepError(problem)
 
 
-
 ns = Collection(test, results, lint, check_notebooks, sweep)
