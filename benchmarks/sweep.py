@@ -95,16 +95,17 @@ def main() -> None:
 
         # Other work on the machine shifts single timings: alternate the contenders
         # and keep the best of each.
-        times: dict[str, list[float]] = {"pool": [], "cluster": [], "one": [], "two": []}
-        for round in range(ROUNDS):
+        times: dict[str, list[float]] = {k: [] for k in ("pool", "cluster", "one", "two", "pool1")}
+        for n in range(ROUNDS):
             times["pool"].append(timed("pool", pool, script, RUNS, 2))
             times["cluster"].append(timed("cluster", library, sweep, script, RUNS, 2))
             times["one"].append(timed("one", library, sweep, script, SCALING_RUNS, 1))
             times["two"].append(timed("two", library, sweep, script, SCALING_RUNS, 2))
+            times["pool1"].append(timed("pool1", pool, script, SCALING_RUNS, 1))
             shown = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
-            print(f"round {round + 1}: {shown}", flush=True)
+            print(f"round {n + 1}: {shown}", flush=True)
         whole = command(root, script, RUNS, 2)
-        reference, on_cluster, one, two = (min(times[k]) for k in ("pool", "cluster", "one", "two"))
+        reference, on_cluster, one, two, pool1 = (min(v) for v in times.values())
 
     print(f"{RUNS} runs of a trivial script, 2 at a time ({os.cpu_count()} cores), best of {ROUNDS}")
     print(f"  concurrent.futures pool of 2 (reference): {reference:6.2f} s")
@@ -114,6 +115,9 @@ def main() -> None:
     print(f"  `invoke sweep --jobs 2`, whole command:    {whole:6.2f} s  {ratio:.2f}x")
     print(f"{SCALING_RUNS} runs: 1 worker {one:.2f} s, 2 workers {two:.2f} s")
     print(f"  throughput 2 workers / 1 worker: {one / two:.2f}x (goal >= 1.8x)")
+    # What two cores give right now: a plain pool of 2 against a plain pool of 1, per run.
+    machine = (pool1 / SCALING_RUNS) / (reference / RUNS)
+    print(f"  the same ratio for a plain pool, 2 vs 1, on this machine now: {machine:.2f}x")
     pool_cpu, sweep_cpu = (CPU[k] / RUNS * 1000 for k in ("pool", "cluster"))
     print(f"CPU of this process per run: pool {pool_cpu:.2f} ms, sweep {sweep_cpu:.2f} ms")
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
