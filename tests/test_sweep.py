@@ -198,7 +198,7 @@ def test_a_lost_worker_loses_no_run_and_resume_adds_no_duplicate(toy, cluster):
 
 def test_an_interrupted_sweep_finishes_with_resume_without_duplicates(toy):
     """SIGINT (Ctrl-C) stops the runs in flight; --resume runs only what is missing."""
-    command = ["invoke", "sweep", "scripts/toy.py", "--grid", "k=1,2,3,4 seed=1,2 sleep=0.3"]
+    command = ["invoke", "sweep", "scripts/toy.py", "--grid", "k=1,2,3,4,5,6 seed=1,2 sleep=0.3"]
     sweep = start(toy, *command, "--jobs", "2")
     try:
         wait_for(lambda: sum(w == "end" for w, *_ in attempts(toy)) >= 3, 60, "three runs")
@@ -209,10 +209,10 @@ def test_an_interrupted_sweep_finishes_with_resume_without_duplicates(toy):
     assert sweep.returncode == 1
     assert "Error: interrupted after" in err and "run the same command with --resume" in err
     first = saved(toy)
-    assert 3 <= len(first) < 8
+    assert 3 <= len(first) < 12
     resumed = toy.run(*command, "--jobs", "2", "--resume")
     assert f"({len(first)} skipped: already complete)" in resumed.stdout
-    assert saved(toy) == grid([1, 2, 3, 4], [1, 2])
+    assert saved(toy) == grid(range(1, 7), [1, 2])
 
 
 def test_without_dask_the_sweep_runs_on_a_local_pool_and_says_how_to_scale_out(toy, tmp_path):
