@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import json
 import os
 import re
@@ -413,8 +414,10 @@ class Statement:
     definitions no longer matter); ``uses``: names it reads that it does not
     define itself, with line numbers in the cell; ``mutates``: names whose
     objects it may change in place (``df["x"] = ...``, ``rows.append(r)``,
-    ``model.fit(X)``, ``shuffle(x)``); ``writes_globals``: for a function, the
-    module names its body assigns through ``global``.
+    ``model.fit(X)``, ``shuffle(x)``); ``deferred``: names read only inside
+    function (or lambda) bodies, needed wherever the function may be called;
+    ``writes_globals``: for a function, the module names its body assigns
+    through ``global``.
     """
 
     cell: int
@@ -424,6 +427,7 @@ class Statement:
     binds: set[str] = field(default_factory=set)
     kills: set[str] = field(default_factory=set)
     uses: dict[str, list[int]] = field(default_factory=dict)
+    deferred: dict[str, list[int]] = field(default_factory=dict)
     mutates: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     writes_globals: set[str] = field(default_factory=set)
@@ -487,11 +491,33 @@ def statements(
         statement.comment_start = _comment_start(lines, node.lineno, body[index - 1] if index else None)
         module = ast.Module(body=[node], type_ignores=[])
         statement.uses = _undefined(module, where, {"get_ipython"})
+        if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) for n in ast.walk(node)):
+            stripped = ast.Module(body=[_WithoutBodies().visit(copy.deepcopy(node))], type_ignores=[])
+            immediate = _undefined(stripped, where, {"get_ipython"})
+            statement.deferred = {n: v for n, v in statement.uses.items() if n not in immediate}
+            statement.uses = immediate
         _Binder(statement).visit(node)
         statement.mutates = _mutated(node, imported | statement.imports, index == len(body) - 1)
         imported = (imported - statement.kills) | statement.imports
         found.append(statement)
     return found
+
+
+class _WithoutBodies(ast.NodeTransformer):
+    """Function and lambda bodies emptied: what remains runs when the statement does."""
+
+    def visit_FunctionDef(self, node):
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        node.args = self.visit(node.args)
+        node.body = [ast.Pass()]
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node):
+        node.args = self.visit(node.args)
+        node.body = ast.Constant(None)
+        return node
 
 
 def _comment_start(lines: list[str], lineno: int, previous: ast.stmt | None) -> int:

@@ -45,9 +45,10 @@ class Parameter:
     help: str
     cell: int
 
-    @property
-    def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
+    option: str = ""
+
+    def __post_init__(self) -> None:
+        self.option = self.option or "--" + self.name.lower().replace("_", "-")
 
 
 @dataclass
@@ -228,7 +229,6 @@ def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> _Sl
     a needed name; its own inputs are then needed, and a name it surely rebinds
     no longer is (the last definition before the cell wins).
     """
-    _spread_mutations(earlier)
     serves: dict[int, set[str]] = {}
     relevant: dict[int, set[str]] = {}
     unresolved: dict[str, list[str]] = {}
@@ -251,11 +251,18 @@ def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> _Sl
     return _Slice(kept, serves, relevant, unresolved)
 
 
-def _spread_mutations(earlier: list[Statement]) -> None:
-    """Make each change through an alias or a ``global``-writing function count for its name."""
+def link(earlier: list[Statement]) -> dict[str, dict[str, list[int]]]:
+    """Connect statements through the names they share; return the functions' deferred reads.
+
+    A statement that uses a function also reads the names its body reads (it may
+    call it) and changes what its body assigns through ``global``; a change made
+    through an alias (``b = a``, ``v = t["a"]``) is a change of the aliased name.
+    """
     aliases: dict[str, set[str]] = {}
     writers: dict[str, set[str]] = {}
+    deferred: dict[str, dict[str, list[int]]] = {}
     for statement in earlier:
+        statement.uses = with_deferred(statement.uses, deferred)
         for function in statement.uses.keys() & writers.keys():
             statement.mutates |= writers[function]
         changed = set(statement.mutates)
@@ -266,6 +273,10 @@ def _spread_mutations(earlier: list[Statement]) -> None:
             for other in aliases.pop(name, set()):
                 aliases.get(other, set()).discard(name)
             writers.pop(name, None)
+            deferred.pop(name, None)
+        if statement.deferred:
+            for name in statement.binds:
+                deferred[name] = with_deferred(statement.deferred, deferred)
         node = statement.node
         if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute, ast.Subscript)):
             source = _base(node.value)
@@ -277,6 +288,22 @@ def _spread_mutations(earlier: list[Statement]) -> None:
         if statement.writes_globals:
             for name in statement.kills:
                 writers[name] = set(statement.writes_globals)
+    return deferred
+
+
+def with_deferred(
+    uses: dict[str, list[int]], deferred: dict[str, dict[str, list[int]]]
+) -> dict[str, list[int]]:
+    """``uses`` plus what the bodies of the functions it names read, transitively."""
+    found = {name: list(lines) for name, lines in uses.items()}
+    todo = list(found)
+    while todo:
+        name = todo.pop()
+        for inner in deferred.get(name, {}):
+            if inner not in found:
+                found[inner] = list(found[name])
+                todo.append(inner)
+    return found
 
 
 def _base(node: ast.AST) -> str | None:
@@ -310,9 +337,11 @@ def build(
     earlier, skipped = cells_.notebook_statements(
         [c for c in notebook.cells if c.number < cell.number], f"{notebook.shown} "
     )
-    needs = cells_.free_names(cell.source, where)
+    deferred = link(earlier)
+    needs = with_deferred(cells_.free_names(cell.source, where), deferred)
     sliced = backward_slice(earlier, needs)
     script = _Script(notebook, cell, name, package, source, target, sliced, save, allow_undefined)
+    script.skipped = skipped
     script.notes.extend(f"skipped cell {n}: {why}" for n, why in skipped.items())
     return script.extraction()
 
@@ -325,6 +354,7 @@ class _Script:
         self.source, self.target, self.sliced = source, target, sliced
         self.save, self.allow_undefined = save, allow_undefined
         self.notes: list[str] = []
+        self.skipped: dict[int, str] = {}
         self.converted: dict[int, list[str]] = {}
         for number in {s.cell for s in sliced.statements} | {cell.number}:
             text, notes = cells_.to_script(notebook.cells[number - 1].source)
@@ -337,6 +367,7 @@ class _Script:
         self.parser = _free_name("parser", self.taken)
         self.held = _free_name("notebook_names", self.taken)
         self.reused = _free_name("reused", self.taken)
+        self.missing = _free_name("missing", self.taken)
         self.parameters = self._parameters(everything)
         self.parameter_names = {p.name for p in self.parameters}
 
@@ -362,6 +393,10 @@ class _Script:
             lines = self.notebook.cells[statement.cell - 1].source
             help_text = cells_.trailing_comment(cells_.to_python(lines), statement.node.end_lineno or 0)
             found.append(Parameter(name, value, help_text, statement.cell))
+        options = [p.option for p in found]
+        for parameter in found:
+            if options.count(parameter.option) > 1:  # `k` and `K`: keep the case
+                parameter.option = "--" + parameter.name.replace("_", "-")
         return found
 
     def extraction(self) -> Extraction:
@@ -385,10 +420,13 @@ class _Script:
             for name in sliced.relevant[id(s)]
             if name not in self.parameter_names
         }
+        # Data are reused under %run -i; functions and classes are cheap, and the
+        # script's own definitions are the ones to run.
         reusable = sorted(
             n
             for n in self.needs_from_slice()
-            if any(n in s.binds for s in body_statements) and n not in self.parameter_names
+            if any(n in s.binds and not _defines_code(s) for s in body_statements)
+            and n not in self.parameter_names
         )
         assigned, not_saved = self._saved()
         results_name = self._results_name(gathered_imports)
@@ -490,7 +528,7 @@ class _Script:
         options = {p.option for p in self.parameters}
         for parameter in self.parameters:
             out.append(_add_argument(parser, parameter))
-        self.fresh = "--fresh" if "--fresh" not in options else "--recompute"
+        self.fresh = next(o for o in ("--fresh", "--recompute", "--fresh-inputs") if o not in options)
         if reusable:
             out.append(
                 f"{parser}.add_argument(\n"
@@ -507,36 +545,50 @@ class _Script:
             names = sorted(undefined)
             listed = ", ".join(json.dumps(n) for n in names)
             out += [
-                f"# Extracted with --allow-undefined: {', '.join(names)} come from the notebook.",
-                f"missing = sorted({{{listed}}} - {self.held})",
-                "if missing:",
-                f'    sys.exit(f"{self.name}.py needs {{\', \'.join(missing)}} from the notebook: '
-                f'run it with %run -i in a notebook that defines them")',
-                f"{', '.join(names)}{',' if len(names) == 1 else ''} = "
-                f"(globals()[name] for name in ({listed}{',' if len(names) == 1 else ''}))",
+                f"# Extracted with --allow-undefined: {', '.join(names)} must come from the notebook.",
+                f"{self.missing} = sorted({{{listed}}} - {self.held})",
+                f"if {self.missing}:",
+                "    sys.exit(",
+                f'        f"{self.name}.py needs {{\', \'.join({self.missing})}} from the notebook: "',
+                '        "run it with %run -i in a notebook that defines them"',
+                "    )",
             ]
+            out += [f'{n} = globals()["{n}"]' for n in names]
         return "\n".join(out)
 
     def _inputs(self, statements: list[Statement], reusable: list[str]) -> str:
         if not statements:
             return ""
-        cells_used = cells_._ranges(s.cell for s in statements)
-        out = [f"# %% Inputs, from cells {cells_used} of {self.source}"]
+        numbers = {s.cell for s in statements}
+        cells_used = ("cells " if len(numbers) > 1 else "cell ") + cells_._ranges(numbers)
+        out = [f"# %% Inputs, from {cells_used} of {self.source}"]
         if reusable:
             listed = ", ".join(json.dumps(n) for n in reusable)
-            dest = self.fresh[2:]
+            dest = self.fresh[2:].replace("-", "_")
+            line = f"{self.reused} = set() if {self.args}.{dest} else {self.held} & {{{listed}}}"
+            if len(line) > 100:
+                names = "".join(f"        {json.dumps(n)},\n" for n in reusable)
+                line = (
+                    f"{self.reused} = (\n    set()\n    if {self.args}.{dest}\n"
+                    f"    else {self.held}\n    & {{\n{names}    }}\n)"
+                )
             out += [
-                f"{self.reused} = set() if {self.args}.{dest} else {self.held} & {{{listed}}}",
+                line,
                 f"if {self.reused}:",
-                f"    print(f\"{self.name}: reusing {{', '.join(sorted({self.reused}))}} from the notebook "
-                f'({self.fresh} recomputes)")',
+                "    print(",
+                f"        f\"{self.name}: reusing {{', '.join(sorted({self.reused}))}} from the notebook \"",
+                f'        "({self.fresh} recomputes them)"',
+                "    )",
             ]
         condition, cell = None, None
         for statement in statements:
             served = sorted(self.sliced.serves[id(statement)] & set(reusable))
             wanted = self._condition(served)
             if wanted != condition:
-                condition, cell = wanted, None
+                if statement.cell != cell:
+                    cell = statement.cell
+                    out.append(f"# cell {cell}")
+                condition = wanted
                 if wanted:
                     out.append(wanted)
             indent = "    " if condition else ""
@@ -544,8 +596,16 @@ class _Script:
                 cell = statement.cell
                 out.append(f"{indent}# cell {cell}")
             lines = self.converted[statement.cell][statement.comment_start - 1 : statement.end]
+            definition = _defines_code(statement) and len(lines) > 1
+            if definition and out[-1].strip() and not out[-1].rstrip().endswith(":"):
+                if not out[-1].lstrip().startswith("# cell"):
+                    out.append("")
             out.extend(f"{indent}{line}" if line.strip() else "" for line in lines)
-        return "\n".join(out)
+            if definition:
+                out.append("")
+        while out[-1] == "":
+            out.pop()
+        return "\n".join(line for i, line in enumerate(out) if line or out[i - 1])
 
     def _condition(self, served: list[str]) -> str | None:
         if not served:
@@ -583,6 +643,8 @@ class _Script:
         hint = "define them in an earlier cell"
         if any(s.star_import for s in self.sliced.statements) or "get_ipython" in undefined:
             hint = "import them by name (not with *), use Python instead of IPython syntax"
+        if self.skipped:
+            hint = f"fix cell {cells_._ranges(self.skipped)}, which does not run as Python, or {hint}"
         return (
             f"cell {self.cell.number} of {self.notebook.shown} uses names that no earlier cell defines: "
             f"{listed}; {hint}, or pass --allow-undefined to take them from the notebook under %run -i"
@@ -623,6 +685,13 @@ class _Script:
                     module = "." * node.level + (node.module or "")
                     lines.append((module, f"from {module} import {named}"))
         return list(dict.fromkeys(lines))
+
+
+def _defines_code(statement: Statement) -> bool:
+    node = statement.node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    return isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda)
 
 
 def _names_in(statements: list[Statement]) -> set[str]:
@@ -688,8 +757,10 @@ def _python(value: object) -> str:
 
 def _add_argument(parser: str, parameter: Parameter) -> str:
     value = parameter.value
-    help_text = (parameter.help or f"{parameter.name} (cell {parameter.cell})").replace("%", "%%")
+    help_text = (parameter.help or f"set in cell {parameter.cell}").replace("%", "%%")
     parts = [json.dumps(parameter.option)]
+    if parameter.option != "--" + parameter.name.replace("_", "-"):
+        parts.append(f'dest="{parameter.name}"')
     if isinstance(value, bool):
         parts.append("action=argparse.BooleanOptionalAction")
     elif isinstance(value, (list, tuple)):
@@ -748,11 +819,20 @@ def _sorted_imports(lines: list[tuple[str, str]], package: str) -> str:
             else:
                 plain.append(line)
         block = plain + [
-            _from_line(module, names)
+            line
             for module, names in sorted(combined.items(), key=lambda item: item[0].lower())
+            for line in _from_lines(module, names)
         ]
         merged.append("\n".join(block))
     return "\n\n".join(merged)
+
+
+def _from_lines(module: str, names: list[str]) -> list[str]:
+    """``from module import ...``: plain names on one line, each ``x as y`` on its own."""
+    plain = [n for n in dict.fromkeys(names) if " as " not in n]
+    aliased = sorted(n for n in dict.fromkeys(names) if " as " in n)
+    lines = [_from_line(module, plain)] if plain else []
+    return lines + [f"from {module} import {n}" for n in aliased]
 
 
 def _from_line(module: str, names: list[str]) -> str:
