@@ -328,3 +328,81 @@ def test_scripts_record_their_source_in_comments(tmp_path):
     assert "# Extracted from tests/extract_cases/transitive/notebook.py, cell 4" in text
     assert json.dumps(made.inputs) == '{"scale": 1, "offset": 2, "series": 3}'
     assert [p.name for p in made.parameters] == ["base"]
+
+
+def run_alone(script: Path, *arguments: str, names: list[str], cwd: Path) -> dict:
+    """Run ``script`` as ``python script ARGS`` would, in a fresh process; return some of its globals."""
+    probe = (
+        "import json, runpy, sys\n"
+        "script, names, *arguments = sys.argv[1:]\n"
+        "sys.argv = [script, *arguments]\n"
+        "found = runpy.run_path(script, run_name='__main__')\n"
+        "print(json.dumps({n: found[n] for n in names.split(',')}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(script), ",".join(names), *arguments],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def run_in_kernel(sources: list[str], cwd: Path, allow_errors: bool = False) -> list[str]:
+    """Execute ``sources`` as the cells of a notebook in a real IPython kernel; their printed text."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(cwd)}},
+    ).execute()
+    if allow_errors:
+        errors = [o for c in notebook.cells for o in c.outputs if o.output_type == "error"]
+        return [f"{e.ename}: {e.evalue}" for e in errors] + [
+            "".join(o.get("text", "") for o in c.outputs if o.output_type == "stream") for c in notebook.cells
+        ]
+    return ["".join(o.get("text", "") for o in c.outputs if o.output_type == "stream") for c in notebook.cells]
+
+
+def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_notebook_holds(tmp_path):
+    """Alone it computes its inputs; under %run -i it reuses the notebook's, says so; --fresh recomputes."""
+    notebook = CASES / "transitive" / "notebook.py"
+    made = extract.extract_cell(notebook, 4, name="model", save=False, scripts_dir=tmp_path)
+    assert run_alone(made.path, "--base", "5", names=["total"], cwd=tmp_path) == {"total": 33}
+    alone = run_alone(made.path, names=["series", "total"], cwd=tmp_path)
+    assert alone == {"series": [0, 21, 42], "total": 63}
+    earlier = [c.source for c in jupytext.read(notebook).cells[:3]]
+    shown = run_in_kernel(
+        [
+            "\n".join(earlier),  # the notebook as the researcher ran it
+            "%run -i model.py",
+            "print(total, series)",
+            "series = [100]\n%run -i model.py",  # proof that it reuses, not recomputes
+            "print(total)",
+            "%run -i model.py --fresh",
+            "print(total, series)",
+        ],
+        cwd=tmp_path,
+    )
+    assert shown[1] == "model: reusing series from the notebook (--fresh recomputes them)\n"
+    assert shown[2] == "63 [0, 21, 42]\n"
+    assert shown[3] == shown[1]
+    assert shown[4] == "100\n"
+    assert shown[5] == ""
+    assert shown[6] == "63 [0, 21, 42]\n"
+
+
+def test_a_script_under_run_i_leaves_every_variable_in_the_notebook_even_after_an_error(tmp_path):
+    """The point of top-level code: after the cell's exception, its variables are there to inspect."""
+    made = extract.extract_cell(
+        CASES / "raises" / "notebook.py", 2, name="fails", save=False, scripts_dir=tmp_path
+    )
+    shown = run_in_kernel(
+        ["%run -i fails.py --limit 1", "print(checked, limit, values, args.limit)"],
+        cwd=tmp_path,
+        allow_errors=True,
+    )
+    assert shown == ["ValueError: 2 values above 1", "", "[1] 1 [1, 2, 3] 1\n"]

@@ -546,10 +546,10 @@ class _Script:
             listed = ", ".join(json.dumps(n) for n in names)
             out += [
                 f"# Extracted with --allow-undefined: {', '.join(names)} must come from the notebook.",
-                f"{self.missing} = sorted({{{listed}}} - {self.held})",
+                f"{self.missing} = sorted({_braced(listed)} - {self.held})",
                 f"if {self.missing}:",
                 "    sys.exit(",
-                f'        f"{self.name}.py needs {{\', \'.join({self.missing})}} from the notebook: "',
+                f'        f"{self.name}.py needs {_braced(JOIN + self.missing + ")")} from the notebook: "',
                 '        "run it with %run -i in a notebook that defines them"',
                 "    )",
             ]
@@ -565,18 +565,19 @@ class _Script:
         if reusable:
             listed = ", ".join(json.dumps(n) for n in reusable)
             dest = self.fresh[2:].replace("-", "_")
-            line = f"{self.reused} = set() if {self.args}.{dest} else {self.held} & {{{listed}}}"
+            line = f"{self.reused} = set() if {self.args}.{dest} else {self.held} & {_braced(listed)}"
             if len(line) > 100:
                 names = "".join(f"        {json.dumps(n)},\n" for n in reusable)
                 line = (
                     f"{self.reused} = (\n    set()\n    if {self.args}.{dest}\n"
-                    f"    else {self.held}\n    & {{\n{names}    }}\n)"
+                    f"    else {self.held}\n    & {_braced(chr(10) + names + '    ')}\n)"
                 )
             out += [
                 line,
                 f"if {self.reused}:",
                 "    print(",
-                f"        f\"{self.name}: reusing {{', '.join(sorted({self.reused}))}} from the notebook \"",
+                f"        f\"{self.name}: reusing {_braced(JOIN + 'sorted(' + self.reused + '))')} "
+                'from the notebook "',
                 f'        "({self.fresh} recomputes them)"',
                 "    )",
             ]
@@ -613,7 +614,7 @@ class _Script:
         if len(served) == 1:
             return f"if {json.dumps(served[0])} not in {self.reused}:"
         listed = ", ".join(json.dumps(n) for n in served)
-        return f"if not {self.reused} >= {{{listed}}}:"
+        return f"if not {self.reused} >= {_braced(listed)}:"
 
     def _cell(self) -> str:
         lines = list(self.converted[self.cell.number])
@@ -630,10 +631,11 @@ class _Script:
 
     def _save(self, results_name: str, assigned: list[str]) -> str:
         items = [f"{json.dumps(n)}: {n}" for n in assigned]
-        call = f'{results_name}.save("{self.name}", {{{", ".join(items)}}}, args={self.args})'
+        call = f'{results_name}.save("{self.name}", {_braced(", ".join(items))}, args={self.args})'
         if len(call) > 100:
             inner = "".join(f"        {item},\n" for item in items)
-            call = f'{results_name}.save(\n    "{self.name}",\n    {{\n{inner}    }},\n    args={self.args},\n)'
+            block = _braced("\n" + inner + "    ")
+            call = f'{results_name}.save(\n    "{self.name}",\n    {block},\n    args={self.args},\n)'
         return f"# %% Save what the cell computed, with the arguments, in results/{self.name}/\n{call}"
 
     # -- checks
@@ -659,8 +661,16 @@ class _Script:
                 f"the script for cell {self.cell.number} of {self.notebook.shown} does not parse "
                 f"(line {error.lineno}: {error.msg}): please report this with the cell's code"
             ) from None
-        missing = cells_._undefined(tree, f"{self.name}.py")
-        missing = {n: lines for n, lines in missing.items() if n not in undefined}
+        from pyflakes import checker, messages
+
+        found = checker.Checker(tree, filename=f"{self.name}.py").messages
+        missing: dict[str, list[int]] = {}
+        for message in found:
+            if isinstance(message, messages.UndefinedName) and message.message_args[0] not in undefined:
+                missing.setdefault(message.message_args[0], []).append(message.lineno)
+            elif isinstance(message, messages.UnusedImport):
+                # Only the cell's own imports can be unused: gathered ones are there because used.
+                self.notes.append(f"the cell imports {message.message_args[0]} without using it")
         if missing:
             listed = "; ".join(f"{n} (script line {', '.join(map(str, v[:3]))})" for n, v in missing.items())
             raise ExtractError(
@@ -685,6 +695,14 @@ class _Script:
                     module = "." * node.level + (node.module or "")
                     lines.append((module, f"from {module} import {named}"))
         return list(dict.fromkeys(lines))
+
+
+JOIN = "', '.join("
+
+
+def _braced(text: str) -> str:
+    """``text`` in braces (a set or dict display, an f-string field) for the script's code."""
+    return "{" + text + "}"
 
 
 def _defines_code(statement: Statement) -> bool:
