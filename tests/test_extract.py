@@ -187,7 +187,7 @@ for name in sys.argv[1:]:
             report["problems"].append(f"{where}: does not compile: {error}")
         out = io.StringIO()
         api.check(made.text, "case.py", reporter.Reporter(out, out))
-        report["problems"] += [f"{where}: {line}" for line in out.getvalue().splitlines() if "undefined name" in line]
+        report["problems"] += [f"{where}: {line}" for line in out.getvalue().splitlines() if "undefined name '" in line]
         report["scripts"] += 1
 print(json.dumps(report))
 """
