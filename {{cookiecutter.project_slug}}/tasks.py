@@ -26,7 +26,7 @@ def user_errors():
         raise Exit("Interrupted: run the task again to finish.", code=130) from None
 
 
-@task(help={"args": "extra arguments for pytest, e.g. \"-k etl -x\""})
+@task(help={"args": 'extra arguments for pytest, e.g. "-k etl -x"'})
 def test(c, args=""):
     """Run the project's own tests (pytest)."""
     import shlex
@@ -50,7 +50,7 @@ def cells(c, notebook):
 @task(
     help={
         "notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb",
-        "cell": "cell number as `invoke cells` shows it (1 = first cell), or a cell id, tag or title",
+        "cell": "cell number as `invoke cells` shows it (1 = first), or a cell id, tag or title",
         "name": "script and results name (scripts/NAME.py, results/NAME/); default: tag or title",
         "execution_count": "read CELL as an execution count: the code cell that ran as In [CELL]",
         "force": "replace an existing script, showing what changed",
@@ -59,7 +59,14 @@ def cells(c, notebook):
     },
 )
 def extract_cell(
-    c, notebook, cell, name="", execution_count=False, force=False, no_save=False, allow_undefined=False
+    c,
+    notebook,
+    cell,
+    name="",
+    execution_count=False,
+    force=False,
+    no_save=False,
+    allow_undefined=False,
 ):
     """Turn a notebook cell into scripts/NAME.py: argparse parameters, inputs, results."""
     from {{ cookiecutter.module_name }}.extract import extract_cell as extract
@@ -79,4 +86,18 @@ def extract_cell(
     print("\n".join(done.report()))
 
 
-ns = Collection(test, cells, extract_cell)
+@task(
+    help={
+        "experiment": "the experiment's name: its folder under results/, e.g. kmeans",
+        "show": "print the JSON record of run number N (or 'latest') instead of the table",
+    }
+)
+def results(c, experiment, show=None):
+    """Print the runs of an experiment as a table, or one run's record with --show N."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import results as store
+
+        print(store.report(experiment, show))
+
+
+ns = Collection(test, cells, extract_cell, results)

@@ -10,6 +10,7 @@ fails, so a new case is reviewed once and then kept.
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,9 @@ def kept(earlier: list[str], cell: str) -> list[str]:
     )
     earlier_statements, _ = cells.notebook_statements(notebook.cells[:-1])
     deferred = extract.link(earlier_statements)
-    sliced = extract.backward_slice(earlier_statements, extract.with_deferred(cells.free_names(cell), deferred))
+    sliced = extract.backward_slice(
+        earlier_statements, extract.with_deferred(cells.free_names(cell), deferred)
+    )
     return [ast.unparse(s.node) for s in sliced.statements]
 
 
@@ -94,23 +97,59 @@ def kept(earlier: list[str], cell: str) -> list[str]:
         (["a = 1", "b = a + 1", "c = 5"], "z = b", ["a = 1", "b = a + 1"]),
         (["d = {}", "d['k'] = 1"], "z = d", ["d = {}", "d['k'] = 1"]),
         (["o = C()", "o.attr = 2"], "z = o", ["o = C()", "o.attr = 2"]),
-        (["df = load()", "df.dropna(inplace=True)"], "z = df", ["df = load()", "df.dropna(inplace=True)"]),
+        (
+            ["df = load()", "df.dropna(inplace=True)"],
+            "z = df",
+            ["df = load()", "df.dropna(inplace=True)"],
+        ),
         (["df = load()", "df.head()", "df.describe()"], "z = df", ["df = load()"]),
         (["m = M()", "m.fit(X)"], "z = m", ["m = M()", "m.fit(X)"]),
         (["n = 1", "n += 1"], "z = n", ["n = 1", "n += 1"]),
         (["xs = [3, 1]", "shuffle(xs)"], "z = xs", ["xs = [3, 1]", "shuffle(xs)"]),
         (["xs = [3, 1]", "print(xs)", "len(xs)"], "z = xs", ["xs = [3, 1]"]),
         (["a = [1]", "b = a", "b.append(2)"], "z = a", ["a = [1]", "b = a", "b.append(2)"]),
-        (["t = {'a': [1]}", "v = t['a']", "v.sort()"], "z = t", ["t = {'a': [1]}", "v = t['a']", "v.sort()"]),
-        (["k = 0\ndef f():\n    global k\n    k = 1", "f()"], "z = k", ["k = 0", "def f():\n    global k\n    k = 1", "f()"]),
-        (["import numpy as np", "np.random.seed(0)", "np.zeros(1)"], "z = np.ones(1)", ["import numpy as np", "np.random.seed(0)"]),
+        (
+            ["t = {'a': [1]}", "v = t['a']", "v.sort()"],
+            "z = t",
+            ["t = {'a': [1]}", "v = t['a']", "v.sort()"],
+        ),
+        (
+            ["k = 0\ndef f():\n    global k\n    k = 1", "f()"],
+            "z = k",
+            ["k = 0", "def f():\n    global k\n    k = 1", "f()"],
+        ),
+        (
+            ["import numpy as np", "np.random.seed(0)", "np.zeros(1)"],
+            "z = np.ones(1)",
+            ["import numpy as np", "np.random.seed(0)"],
+        ),
         (["import pandas as pd", "pd.DataFrame()"], "z = pd", ["import pandas as pd"]),
-        (["def f(x):\n    return g(x)", "def g(x):\n    return x"], "z = f(1)", ["def f(x):\n    return g(x)", "def g(x):\n    return x"]),
+        (
+            ["def f(x):\n    return g(x)", "def g(x):\n    return x"],
+            "z = f(1)",
+            ["def f(x):\n    return g(x)", "def g(x):\n    return x"],
+        ),
         (["xs = [1, 2]", "for x in xs:\n    x2 = x"], "z = xs", ["xs = [1, 2]"]),
-        (["total = 0", "for x in [1, 2]:\n    total += x"], "z = total", ["total = 0", "for x in [1, 2]:\n    total += x"]),
-        (["if c:\n    w = 1", "w = 2 if c else w"], "z = w", ["if c:\n    w = 1", "w = 2 if c else w"]),
-        (["try:\n    q = 1\nexcept NameError:\n    q = 2"], "z = q", ["try:\n    q = 1\nexcept NameError:\n    q = 2"]),
-        (["s = [1]", "ys = [(h := v) for v in s]"], "z = h", ["s = [1]", "ys = [(h := v) for v in s]"]),
+        (
+            ["total = 0", "for x in [1, 2]:\n    total += x"],
+            "z = total",
+            ["total = 0", "for x in [1, 2]:\n    total += x"],
+        ),
+        (
+            ["if c:\n    w = 1", "w = 2 if c else w"],
+            "z = w",
+            ["if c:\n    w = 1", "w = 2 if c else w"],
+        ),
+        (
+            ["try:\n    q = 1\nexcept NameError:\n    q = 2"],
+            "z = q",
+            ["try:\n    q = 1\nexcept NameError:\n    q = 2"],
+        ),
+        (
+            ["s = [1]", "ys = [(h := v) for v in s]"],
+            "z = h",
+            ["s = [1]", "ys = [(h := v) for v in s]"],
+        ),
         (["u = 1", "del u", "u = 3"], "z = u", ["u = 3"]),
         (["e = 1", "%time e = 2"], "z = e", ["e = 2"]),
     ],
@@ -124,7 +163,9 @@ def parameters_of(source: str, earlier: tuple[str, ...] = ()) -> dict:
         Path("nb.ipynb"),
         [cells.Cell(i, "code", s) for i, s in enumerate([*earlier, source], start=1)],
     )
-    made = extract.build(notebook, notebook.cells[-1], "case", save=False, package="pkg", source="nb.ipynb")
+    made = extract.build(
+        notebook, notebook.cells[-1], "case", save=False, package="pkg", source="nb.ipynb"
+    )
     return {p.name: (p.value, p.help) for p in made.parameters}
 
 
@@ -151,7 +192,9 @@ def test_parameters_are_literal_constants_assigned_once(source, found):
 
 
 def test_an_earlier_parameter_is_an_option_when_the_cell_uses_it():
-    assert parameters_of("y = seed * 2", ("seed = 42  # random seed",)) == {"seed": (42, "random seed")}
+    assert parameters_of("y = seed * 2", ("seed = 42  # random seed",)) == {
+        "seed": (42, "random seed")
+    }
 
 
 # ---- choosing a cell, and refusing bad input -----------------------------------------------------
@@ -178,7 +221,9 @@ def notebook(tmp_path) -> Path:
     )
 
 
-@pytest.mark.parametrize("how", [{"cell": 4}, {"cell": "4"}, {"cell": "the-cell"}, {"execution_count": 9}])
+@pytest.mark.parametrize(
+    "how", [{"cell": 4}, {"cell": "4"}, {"cell": "the-cell"}, {"execution_count": 9}]
+)
 def test_a_cell_is_found_by_number_id_or_execution_count(notebook, how):
     read = cells.read(notebook)
     assert cells.select(read, **how).number == 4
@@ -189,9 +234,21 @@ def test_a_cell_is_found_by_number_id_or_execution_count(notebook, how):
     [
         (5, "{nb} has 4 cells (1-4), no cell 5: `invoke cells {nb}` lists them"),
         (0, "{nb} has 4 cells (1-4), no cell 0: `invoke cells {nb}` lists them"),
-        (1, "cell 1 of {nb} is a markdown cell, not code: code cells are 2, 4 (`invoke cells {nb}` lists them)"),
-        (3, "cell 3 of {nb} is an empty code cell: code cells with code are 2, 4 (`invoke cells {nb}` lists them)"),
-        ("model", "{nb} has no cell with id, tag or title 'model' (tags: first): give a cell number; `invoke cells {nb}` lists them"),
+        (
+            1,
+            "cell 1 of {nb} is a markdown cell, not code: code cells are 2, 4 "
+            "(`invoke cells {nb}` lists them)",
+        ),
+        (
+            3,
+            "cell 3 of {nb} is an empty code cell: code cells with code are 2, 4 "
+            "(`invoke cells {nb}` lists them)",
+        ),
+        (
+            "model",
+            "{nb} has no cell with id, tag or title 'model' (tags: first): give a cell number; "
+            "`invoke cells {nb}` lists them",
+        ),
     ],
 )
 def test_a_bad_cell_is_refused_with_one_line(notebook, cell, message, tmp_path):
@@ -202,7 +259,9 @@ def test_a_bad_cell_is_refused_with_one_line(notebook, cell, message, tmp_path):
 
 
 def test_an_unknown_execution_count_lists_the_known_ones(notebook):
-    with pytest.raises(ProjectError, match=r"no cell of .*nb.ipynb ran as In \[3\]: it has In \[7, 9\]$"):
+    with pytest.raises(
+        ProjectError, match=r"no cell of .*nb.ipynb ran as In \[3\]: it has In \[7, 9\]$"
+    ):
         cells.select(cells.read(notebook), execution_count=3)
 
 
@@ -210,8 +269,14 @@ def test_a_missing_or_broken_notebook_is_refused(tmp_path):
     (tmp_path / "other.ipynb").write_text("{")
     with pytest.raises(ProjectError) as missing:
         cells.read(tmp_path / "nope.ipynb")
-    assert str(missing.value) == f"{tmp_path / 'nope.ipynb'} does not exist; {tmp_path} holds other.ipynb: give one of them"
-    with pytest.raises(ProjectError, match=r"other.ipynb is not a valid notebook \(.*\): restore it from git"):
+    assert (
+        str(missing.value)
+        == f"{tmp_path / 'nope.ipynb'} does not exist; {tmp_path} holds other.ipynb: "
+        "give one of them"
+    )
+    with pytest.raises(
+        ProjectError, match=r"other.ipynb is not a valid notebook \(.*\): restore it from git"
+    ):
         cells.read(tmp_path / "other.ipynb")
 
 
@@ -230,7 +295,9 @@ def test_the_default_name_comes_from_the_tag_then_the_notebook(notebook, tmp_pat
 def test_an_existing_script_is_kept_unless_forced_and_then_the_change_is_shown(notebook, tmp_path):
     first = extract.extract_cell(notebook, 4, name="two", scripts_dir=tmp_path)
     first.path.write_text(first.path.read_text() + "# my edit\n")
-    with pytest.raises(ProjectError, match=r"two.py already exists \(and may hold your edits\): pass --force"):
+    with pytest.raises(
+        ProjectError, match=r"two.py already exists \(and may hold your edits\): pass --force"
+    ):
         extract.extract_cell(notebook, 4, name="two", scripts_dir=tmp_path)
     assert first.path.read_text().endswith("# my edit\n")
     again = extract.extract_cell(notebook, 4, name="two", scripts_dir=tmp_path, force=True)
@@ -247,8 +314,13 @@ def test_the_newer_file_of_a_pair_is_read_and_the_choice_said(tmp_path):
     os.utime(ipynb, (1_000_000_000, 1_000_000_000))
     read = cells.read(ipynb)
     assert [c.source for c in read.cells] == ["x = 2", "y = x", "z = y"]
-    assert read.note == f"nb.py and nb.ipynb differ: reading nb.py, the newer (`jupytext --sync {ipynb}` pairs them again)"
-    same = write_notebook(tmp_path / "nb.ipynb", [("code", "x = 2"), ("code", "y = x"), ("code", "z = y")])
+    assert (
+        read.note == "nb.py and nb.ipynb differ: reading nb.py, the newer "
+        f"(`jupytext --sync {ipynb}` pairs them again)"
+    )
+    same = write_notebook(
+        tmp_path / "nb.ipynb", [("code", "x = 2"), ("code", "y = x"), ("code", "z = y")]
+    )
     assert cells.read(same).note == ""
 
 
@@ -270,20 +342,43 @@ def test_the_listing_shows_kind_count_tags_and_needs(notebook):
 
 def run_script(script: Path, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(script), *arguments], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, str(script), *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
 def test_a_script_runs_standalone_with_its_options(tmp_path):
-    made = extract.extract_cell(CASES / "parameters" / "notebook.py", 5, save=False, scripts_dir=tmp_path)
-    probe = made.path.read_text() + "\nprint(repr((final, alpha, sizes, shape, verbose, label, DATASET)))\n"
+    made = extract.extract_cell(
+        CASES / "parameters" / "notebook.py", 5, save=False, scripts_dir=tmp_path
+    )
+    probe = (
+        made.path.read_text()
+        + "\nprint(repr((final, alpha, sizes, shape, verbose, label, DATASET)))\n"
+    )
     made.path.write_text(probe)
     default = run_script(made.path, cwd=tmp_path)
     assert default.returncode == 0, default.stderr
-    assert default.stdout.splitlines()[-1] == "(3.7, 0.1, [1, 2, 3], (4, 5), False, 'run', 'penguins')"
+    assert (
+        default.stdout.splitlines()[-1] == "(3.7, 0.1, [1, 2, 3], (4, 5), False, 'run', 'penguins')"
+    )
     changed = run_script(
-        made.path, "--alpha", "1", "--sizes", "1", "--shape", "7", "8", "--verbose", "--epochs", "2",
-        "--dataset", "x", cwd=tmp_path,
+        made.path,
+        "--alpha",
+        "1",
+        "--sizes",
+        "1",
+        "--shape",
+        "7",
+        "8",
+        "--verbose",
+        "--epochs",
+        "2",
+        "--dataset",
+        "x",
+        cwd=tmp_path,
     )
     assert changed.returncode == 0, changed.stderr
     assert changed.stdout.splitlines()[-1] == "(3.5, 1.0, [1], (7, 8), True, 'run', 'x')"
@@ -296,7 +391,11 @@ def test_a_script_runs_standalone_with_its_options(tmp_path):
 
 def test_a_script_made_with_allow_undefined_stops_clearly_when_run_alone(tmp_path):
     made = extract.extract_cell(
-        CASES / "allow_undefined" / "notebook.py", 2, save=False, allow_undefined=True, scripts_dir=tmp_path
+        CASES / "allow_undefined" / "notebook.py",
+        2,
+        save=False,
+        allow_undefined=True,
+        scripts_dir=tmp_path,
     )
     done = run_script(made.path, cwd=tmp_path)
     assert done.returncode == 1
@@ -307,7 +406,9 @@ def test_a_script_made_with_allow_undefined_stops_clearly_when_run_alone(tmp_pat
 
 
 def test_a_cell_that_raises_raises_the_same_in_the_script(tmp_path):
-    made = extract.extract_cell(CASES / "raises" / "notebook.py", 2, save=False, scripts_dir=tmp_path)
+    made = extract.extract_cell(
+        CASES / "raises" / "notebook.py", 2, save=False, scripts_dir=tmp_path
+    )
     done = run_script(made.path, "--limit", "1", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "ValueError: 2 values above 1"
@@ -315,7 +416,9 @@ def test_a_cell_that_raises_raises_the_same_in_the_script(tmp_path):
 
 
 def test_the_magics_case_runs_without_ipython(tmp_path):
-    made = extract.extract_cell(CASES / "magics" / "notebook.py", 4, save=False, scripts_dir=tmp_path)
+    made = extract.extract_cell(
+        CASES / "magics" / "notebook.py", 4, save=False, scripts_dir=tmp_path
+    )
     done = run_script(made.path, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["14"]  # display(total): 0+1+4+9
@@ -331,7 +434,7 @@ def test_scripts_record_their_source_in_comments(tmp_path):
 
 
 def run_alone(script: Path, *arguments: str, names: list[str], cwd: Path) -> dict:
-    """Run ``script`` as ``python script ARGS`` would, in a fresh process; return some of its globals."""
+    """Run ``script`` as ``python script ARGS`` would, in a new process; return some globals."""
     probe = (
         "import json, runpy, sys\n"
         "script, names, *arguments = sys.argv[1:]\n"
@@ -341,14 +444,17 @@ def run_alone(script: Path, *arguments: str, names: list[str], cwd: Path) -> dic
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, str(script), ",".join(names), *arguments],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
 
 def run_in_kernel(sources: list[str], cwd: Path, allow_errors: bool = False) -> list[str]:
-    """Execute ``sources`` as the cells of a notebook in a real IPython kernel; their printed text."""
+    """Execute ``sources`` as a notebook's cells in a real IPython kernel; their printed text."""
     from nbclient import NotebookClient
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
@@ -362,13 +468,19 @@ def run_in_kernel(sources: list[str], cwd: Path, allow_errors: bool = False) -> 
     if allow_errors:
         errors = [o for c in notebook.cells for o in c.outputs if o.output_type == "error"]
         return [f"{e.ename}: {e.evalue}" for e in errors] + [
-            "".join(o.get("text", "") for o in c.outputs if o.output_type == "stream") for c in notebook.cells
+            "".join(o.get("text", "") for o in c.outputs if o.output_type == "stream")
+            for c in notebook.cells
         ]
-    return ["".join(o.get("text", "") for o in c.outputs if o.output_type == "stream") for c in notebook.cells]
+    return [
+        "".join(o.get("text", "") for o in c.outputs if o.output_type == "stream")
+        for c in notebook.cells
+    ]
 
 
-def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_notebook_holds(tmp_path):
-    """Alone it computes its inputs; under %run -i it reuses the notebook's, says so; --fresh recomputes."""
+def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_notebook_holds(
+    tmp_path,
+):
+    """Alone it computes its inputs; under %run -i it reuses the notebook's; --fresh recomputes."""
     notebook = CASES / "transitive" / "notebook.py"
     made = extract.extract_cell(notebook, 4, name="model", save=False, scripts_dir=tmp_path)
     assert run_alone(made.path, "--base", "5", names=["total"], cwd=tmp_path) == {"total": 33}
@@ -396,8 +508,8 @@ def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_no
 
 
 def test_a_script_under_run_i_leaves_every_variable_in_the_notebook_even_after_an_error(tmp_path):
-    """The point of top-level code: after the cell's exception, its variables are there to inspect."""
-    made = extract.extract_cell(
+    """The point of top-level code: after the cell's exception, its variables are there to see."""
+    extract.extract_cell(
         CASES / "raises" / "notebook.py", 2, name="fails", save=False, scripts_dir=tmp_path
     )
     shown = run_in_kernel(
@@ -406,3 +518,46 @@ def test_a_script_under_run_i_leaves_every_variable_in_the_notebook_even_after_a
         allow_errors=True,
     )
     assert shown == ["ValueError: 2 values above 1", "", "[1] 1 [1, 2, 3] 1\n"]
+
+
+@pytest.fixture
+def scratch_project(tmp_path, monkeypatch):
+    """An empty project (its own results/) that PROJECT_ROOT points at, here and in children."""
+    root = tmp_path / "project"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(paths.find_root() / "pyproject.toml", root / "pyproject.toml")
+    monkeypatch.setenv("PROJECT_ROOT", str(root))
+    paths.find_root.cache_clear()
+    yield root
+    monkeypatch.undo()
+    paths.find_root.cache_clear()
+
+
+def test_saved_results_are_the_same_alone_and_under_run_i(scratch_project):
+    """The save tail: one numbered result per run, equal whether run alone or with %run -i."""
+    from {{ cookiecutter.module_name }} import results
+
+    notebook = CASES / "mutations" / "notebook.py"
+    made = extract.extract_cell(
+        notebook, 4, name="mutations", scripts_dir=scratch_project / "scripts"
+    )
+    alone = subprocess.run(
+        [sys.executable, "scripts/mutations.py"],
+        capture_output=True,
+        text=True,
+        cwd=scratch_project,
+        timeout=120,
+    )
+    assert alone.returncode == 0, alone.stderr
+    earlier = [c.source for c in jupytext.read(notebook).cells[:3]]
+    shown = run_in_kernel(["\n".join(earlier), "%run -i scripts/mutations.py"], cwd=scratch_project)
+    assert shown[1] == (
+        "mutations: reusing model, n, noise, rng, rows, table from the notebook "
+        "(--fresh recomputes them)\n"
+    )
+    assert results.latest_number("mutations") == 1  # runs are numbered from 0
+    first, second = results.load("mutations", 0), results.load("mutations", 1)
+    assert first == second
+    assert first["summary"] == (["a", "b"], [4], 2, 3, "m", first["summary"][-1])
+    assert sorted(first) == made.saved == ["draw", "summary"]
+    assert results.record("mutations", 1)["args"] == {"fresh": False}

@@ -159,8 +159,11 @@ def to_script(source: str) -> tuple[str, list[str]]:
     y = 2  # was: %time y = 2
     if y:
         pass  # IPython only, not run by this script: !ls
-    >>> notes
-    ['line 1: %matplotlib inline commented out', 'line 2: %time y = 2 became y = 2', 'line 4: !ls commented out']
+    >>> for note in notes:
+    ...     print(note)
+    line 1: %matplotlib inline commented out
+    line 2: %time y = 2 became y = 2
+    line 4: !ls commented out
     """
     original = source.splitlines()
     converted = to_python(source).splitlines()
@@ -239,7 +242,9 @@ class Notebook:
         return [c for c in self.cells if c.is_code and c.source.strip()]
 
 
-def notebook_from_nbformat(nb, path: str | os.PathLike, note: str = "", shown: str = "") -> Notebook:
+def notebook_from_nbformat(
+    nb, path: str | os.PathLike, note: str = "", shown: str = ""
+) -> Notebook:
     """A :class:`Notebook` from an nbformat notebook (what ``jupytext.read`` returns)."""
     cells = []
     for number, cell in enumerate(nb.cells, start=1):
@@ -278,7 +283,9 @@ def read(path: str | os.PathLike) -> Notebook:
         other = _read_one(pair, str(pair))
     except NotebookError:
         return notebook_from_nbformat(main, path, shown=shown)
-    if [(c.cell_type, c.source) for c in main.cells] == [(c.cell_type, c.source) for c in other.cells]:
+    if [(c.cell_type, c.source) for c in main.cells] == [
+        (c.cell_type, c.source) for c in other.cells
+    ]:
         # Identical text: prefer the .ipynb, which also knows execution counts.
         if path.suffix != ".ipynb" and pair.suffix == ".ipynb":
             return notebook_from_nbformat(other, pair, shown=shown)
@@ -292,21 +299,22 @@ def read(path: str | os.PathLike) -> Notebook:
     return notebook_from_nbformat(nb, newer, note=note, shown=shown)
 
 
+REPAIR = "restore it from git or re-save it in Jupyter"
+
+
 def _read_one(path: Path, shown: str):
     import jupytext
 
     try:
         return jupytext.read(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        reason = str(error).split(":")[0] if isinstance(error, json.JSONDecodeError) else "not UTF-8"
-        raise NotebookError(
-            f"{shown} is not a valid notebook ({reason}): restore it from git or re-save it in Jupyter"
-        ) from None
+        reason = (
+            str(error).split(":")[0] if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        )
+        raise NotebookError(f"{shown} is not a valid notebook ({reason}): {REPAIR}") from None
     except Exception as error:  # jupytext and nbformat raise many kinds on a damaged file
         reason = " ".join(str(error).split())[:100] or type(error).__name__
-        raise NotebookError(
-            f"{shown} is not a valid notebook ({reason}): restore it from git or re-save it in Jupyter"
-        ) from None
+        raise NotebookError(f"{shown} is not a valid notebook ({reason}): {REPAIR}") from None
 
 
 def _paired_file(path: Path, nb) -> Path | None:
@@ -323,7 +331,9 @@ def _paired_file(path: Path, nb) -> Path | None:
         if not formats:
             return None
         fmt = nb.metadata.get("jupytext", {}).get("text_representation", {})
-        fmt = long_form_one_format({"extension": path.suffix, **({} if path.suffix == ".ipynb" else fmt)})
+        fmt = long_form_one_format(
+            {"extension": path.suffix, **({} if path.suffix == ".ipynb" else fmt)}
+        )
         for other, _ in paired_paths(str(path.resolve()), fmt, formats):
             if Path(other) != path.resolve() and Path(other).is_file():
                 return Path(other)
@@ -335,7 +345,7 @@ def _paired_file(path: Path, nb) -> Path | None:
 def _what_exists(path: Path) -> str:
     folder = path.parent
     if not folder.is_dir():
-        return f"there is no folder {folder}: give the path of a notebook, e.g. notebooks/explore.ipynb"
+        return f"there is no folder {folder}: give a notebook's path, e.g. notebooks/explore.ipynb"
     found = sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb")
     if not found:
         return f"{folder} holds no .ipynb notebook: give the path of a notebook"
@@ -374,7 +384,8 @@ def select(notebook: Notebook, cell: str | int = "", *, execution_count: int | N
             what = "several cells" if matches else "no cell"
             known = f" (tags: {', '.join(tags)})" if tags else ""
             raise NotebookError(
-                f"{shown} has {what} with id, tag or title {wanted!r}{known}: give a cell number; {listing}"
+                f"{shown} has {what} with id, tag or title {wanted!r}{known}: "
+                f"give a cell number; {listing}"
             )
         found = matches[0]
     code = _ranges([c.number for c in notebook.code_cells()])
@@ -516,11 +527,18 @@ def statements(
     imported = set(imported)
     for index, node in enumerate(body):
         statement = Statement(cell, node, node.lineno, node.end_lineno or node.lineno)
-        statement.comment_start = _comment_start(lines, node.lineno, body[index - 1] if index else None)
+        statement.comment_start = _comment_start(
+            lines, node.lineno, body[index - 1] if index else None
+        )
         module = ast.Module(body=[node], type_ignores=[])
         statement.uses = _undefined(module, where, {"get_ipython"})
-        if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) for n in ast.walk(node)):
-            stripped = ast.Module(body=[_WithoutBodies().visit(copy.deepcopy(node))], type_ignores=[])
+        if any(
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            for n in ast.walk(node)
+        ):
+            stripped = ast.Module(
+                body=[_WithoutBodies().visit(copy.deepcopy(node))], type_ignores=[]
+            )
             immediate = _undefined(stripped, where, {"get_ipython"})
             statement.deferred = {n: v for n, v in statement.uses.items() if n not in immediate}
             statement.uses = immediate
@@ -667,7 +685,9 @@ def _mutated(node: ast.stmt, imported: set[str], last: bool) -> set[str]:
     aliases: dict[str, set[str]] = {}
     discarded = {id(n.value) for n in _module_level_nodes(node) if isinstance(n, ast.Expr)}
     for inner in _module_level_nodes(node):
-        if isinstance(inner, (ast.Attribute, ast.Subscript)) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+        if isinstance(inner, (ast.Attribute, ast.Subscript)) and isinstance(
+            inner.ctx, (ast.Store, ast.Del)
+        ):
             if name := _base_name(inner):
                 changed.add(name)
         elif isinstance(inner, ast.AugAssign) and (name := _base_name(inner.target)):
@@ -721,7 +741,9 @@ def _changed_by_call(call: ast.Call, imported: set[str], discarded: bool, last: 
     return changed
 
 
-def notebook_statements(cells: Iterable[Cell], where: str = "") -> tuple[list[Statement], dict[int, str]]:
+def notebook_statements(
+    cells: Iterable[Cell], where: str = ""
+) -> tuple[list[Statement], dict[int, str]]:
     """The analysed statements of ``cells`` in order, and the cells that do not parse.
 
     The second value maps the number of each cell that cannot be analysed
@@ -737,7 +759,9 @@ def notebook_statements(cells: Iterable[Cell], where: str = "") -> tuple[list[St
             skipped[cell.number] = f"a %%{magic} cell, not Python"
             continue
         try:
-            analysed = statements(cell.source, cell.number, f"{where}cell {cell.number}", imported=imported)
+            analysed = statements(
+                cell.source, cell.number, f"{where}cell {cell.number}", imported=imported
+            )
         except CellSyntaxError as error:
             skipped[cell.number] = str(error)
             continue

@@ -84,13 +84,16 @@ class Extraction:
             by_cell: dict[int, list[str]] = {}
             for name, number in self.inputs.items():
                 by_cell.setdefault(number, []).append(name)
-            gathered = "; ".join(f"cell {n}: {', '.join(sorted(v))}" for n, v in sorted(by_cell.items()))
+            gathered = "; ".join(
+                f"cell {n}: {', '.join(sorted(v))}" for n, v in sorted(by_cell.items())
+            )
             lines.append(f"  inputs from earlier cells: {gathered}")
         if self.imports:
             lines.append(f"  imports: {'; '.join(self.imports)}")
         if self.reusable:
             lines.append(
-                f"  under %run -i it reuses {', '.join(self.reusable)} when the notebook holds them "
+                f"  under %run -i it reuses {', '.join(self.reusable)} "
+                "when the notebook holds them "
                 "(--fresh recomputes)"
             )
         if self.undefined:
@@ -99,12 +102,21 @@ class Extraction:
         if self.saved:
             lines.append(f"  saves {', '.join(self.saved)} to results/{self.name}/")
         else:
-            lines.append("  saves nothing (--no-save)" if "--no-save" in self.text else "  saves nothing")
+            lines.append(
+                "  saves nothing (--no-save)" if "--no-save" in self.text else "  saves nothing"
+            )
         if self.not_saved:
-            lines.append(f"  not saved (assigned only inside a block, or deleted): {', '.join(self.not_saved)}")
+            lines.append(
+                "  not saved (assigned only inside a block, or deleted): "
+                + ", ".join(self.not_saved)
+            )
         lines.extend(f"  {note}" for note in self.notes)
         if self.replaced:
-            lines.append("  replaced the existing script:" if self.diff else "  the existing script was the same")
+            lines.append(
+                "  replaced the existing script:"
+                if self.diff
+                else "  the existing script was the same"
+            )
             lines.extend(self.diff.splitlines())
         return lines
 
@@ -146,7 +158,8 @@ def extract_cell(
     old = target.read_text(encoding="utf-8") if target.exists() else None
     if old is not None and not force:
         raise ExtractError(
-            f"{_shown(target)} already exists (and may hold your edits): pass --force to replace it "
+            f"{_shown(target)} already exists (and may hold your edits): "
+            "pass --force to replace it "
             "(the changes are shown), or --name to write another script"
         )
     source = _relative(Path(notebook))
@@ -243,10 +256,14 @@ def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> _Sl
             for name in statement.kills:
                 needed.pop(name, None)
             for name, lines in statement.uses.items():
-                needed.setdefault(name, []).extend(f"cell {statement.cell}, line {n}" for n in lines)
+                needed.setdefault(name, []).extend(
+                    f"cell {statement.cell}, line {n}" for n in lines
+                )
         for name, where in needed.items():
             if name not in BUILTINS:
-                unresolved.setdefault(name, []).extend(w for w in where if w not in unresolved.get(name, []))
+                unresolved.setdefault(name, []).extend(
+                    w for w in where if w not in unresolved.get(name, [])
+                )
     kept = [s for s in earlier if id(s) in serves]
     return _Slice(kept, serves, relevant, unresolved)
 
@@ -278,7 +295,9 @@ def link(earlier: list[Statement]) -> dict[str, dict[str, list[int]]]:
             for name in statement.binds:
                 deferred[name] = with_deferred(statement.deferred, deferred)
         node = statement.node
-        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Assign) and isinstance(
+            node.value, (ast.Name, ast.Attribute, ast.Subscript)
+        ):
             source = _base(node.value)
             for target in node.targets:
                 if isinstance(target, ast.Name) and source and source != target.id:
@@ -349,7 +368,9 @@ def build(
 class _Script:
     """Assembles the script's sections; one method per section."""
 
-    def __init__(self, notebook, cell, name, package, source, target, sliced, save, allow_undefined):
+    def __init__(
+        self, notebook, cell, name, package, source, target, sliced, save, allow_undefined
+    ):
         self.notebook, self.cell, self.name, self.package = notebook, cell, name, package
         self.source, self.target, self.sliced = source, target, sliced
         self.save, self.allow_undefined = save, allow_undefined
@@ -388,10 +409,18 @@ class _Script:
                 continue
             name, value = literal
             constant = name.isupper() and statement.cell not in tagged
-            if constant or name.startswith("_") or name == "help" or bound[name] != 1 or name in changed:
+            if (
+                constant
+                or name.startswith("_")
+                or name == "help"
+                or bound[name] != 1
+                or name in changed
+            ):
                 continue
             lines = self.notebook.cells[statement.cell - 1].source
-            help_text = cells_.trailing_comment(cells_.to_python(lines), statement.node.end_lineno or 0)
+            help_text = cells_.trailing_comment(
+                cells_.to_python(lines), statement.node.end_lineno or 0
+            )
             found.append(Parameter(name, value, help_text, statement.cell))
         options = [p.option for p in found]
         for parameter in found:
@@ -451,7 +480,9 @@ class _Script:
             text=text,
             parameters=self.parameters,
             inputs=inputs,
-            imports=_sorted_imports(gathered_imports, self.package).replace("\n\n", "\n").splitlines(),
+            imports=_sorted_imports(gathered_imports, self.package)
+            .replace("\n\n", "\n")
+            .splitlines(),
             reusable=reusable,
             undefined={n: w for n, w in undefined.items()},
             saved=assigned if self.save else [],
@@ -483,7 +514,9 @@ class _Script:
                 if name not in maybe:
                     maybe.append(name)
         keep = [n for n in assigned if n not in deleted and n not in self.parameter_names]
-        dropped = [n for n in [*assigned, *maybe] if n not in keep and n not in self.parameter_names]
+        dropped = [
+            n for n in [*assigned, *maybe] if n not in keep and n not in self.parameter_names
+        ]
         return keep, list(dict.fromkeys(dropped))
 
     def _results_name(self, gathered: list[tuple[str, str]]) -> str:
@@ -520,7 +553,7 @@ class _Script:
         args, parser = self.args, self.parser
         out = [
             "# %% Parameters",
-            f"{self.held} = set(globals())  # under `%run -i`: what the notebook holds (alone: nothing)",
+            f"{self.held} = set(globals())  # under `%run -i`: the notebook's names (alone: none)",
             f"{parser} = argparse.ArgumentParser(",
             "    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter",
             ")",
@@ -528,7 +561,9 @@ class _Script:
         options = {p.option for p in self.parameters}
         for parameter in self.parameters:
             out.append(_add_argument(parser, parameter))
-        self.fresh = next(o for o in ("--fresh", "--recompute", "--fresh-inputs") if o not in options)
+        self.fresh = next(
+            o for o in ("--fresh", "--recompute", "--fresh-inputs") if o not in options
+        )
         if reusable:
             out.append(
                 f"{parser}.add_argument(\n"
@@ -545,11 +580,13 @@ class _Script:
             names = sorted(undefined)
             listed = ", ".join(json.dumps(n) for n in names)
             out += [
-                f"# Extracted with --allow-undefined: {', '.join(names)} must come from the notebook.",
+                f"# Extracted with --allow-undefined: {', '.join(names)} "
+                "must come from the notebook.",
                 f"{self.missing} = sorted({_braced(listed)} - {self.held})",
                 f"if {self.missing}:",
                 "    sys.exit(",
-                f'        f"{self.name}.py needs {_braced(JOIN + self.missing + ")")} from the notebook: "',
+                f'        f"{self.name}.py needs {_braced(JOIN + self.missing + ")")} '
+                'from the notebook: "',
                 '        "run it with %run -i in a notebook that defines them"',
                 "    )",
             ]
@@ -565,7 +602,9 @@ class _Script:
         if reusable:
             listed = ", ".join(json.dumps(n) for n in reusable)
             dest = self.fresh[2:].replace("-", "_")
-            line = f"{self.reused} = set() if {self.args}.{dest} else {self.held} & {_braced(listed)}"
+            line = (
+                f"{self.reused} = set() if {self.args}.{dest} else {self.held} & {_braced(listed)}"
+            )
             if len(line) > 100:
                 names = "".join(f"        {json.dumps(n)},\n" for n in reusable)
                 line = (
@@ -576,7 +615,7 @@ class _Script:
                 line,
                 f"if {self.reused}:",
                 "    print(",
-                f"        f\"{self.name}: reusing {_braced(JOIN + 'sorted(' + self.reused + '))')} "
+                f'        f"{self.name}: reusing {_braced(JOIN + "sorted(" + self.reused + "))")} '
                 'from the notebook "',
                 f'        "({self.fresh} recomputes them)"',
                 "    )",
@@ -635,8 +674,12 @@ class _Script:
         if len(call) > 100:
             inner = "".join(f"        {item},\n" for item in items)
             block = _braced("\n" + inner + "    ")
-            call = f'{results_name}.save(\n    "{self.name}",\n    {block},\n    args={self.args},\n)'
-        return f"# %% Save what the cell computed, with the arguments, in results/{self.name}/\n{call}"
+            call = (
+                f'{results_name}.save(\n    "{self.name}",\n    {block},\n    args={self.args},\n)'
+            )
+        return (
+            f"# %% Save what the cell computed, with the arguments, in results/{self.name}/\n{call}"
+        )
 
     # -- checks
 
@@ -646,10 +689,13 @@ class _Script:
         if any(s.star_import for s in self.sliced.statements) or "get_ipython" in undefined:
             hint = "import them by name (not with *), use Python instead of IPython syntax"
         if self.skipped:
-            hint = f"fix cell {cells_._ranges(self.skipped)}, which does not run as Python, or {hint}"
+            hint = (
+                f"fix cell {cells_._ranges(self.skipped)}, which does not run as Python, or {hint}"
+            )
         return (
-            f"cell {self.cell.number} of {self.notebook.shown} uses names that no earlier cell defines: "
-            f"{listed}; {hint}, or pass --allow-undefined to take them from the notebook under %run -i"
+            f"cell {self.cell.number} of {self.notebook.shown} uses names that no earlier cell "
+            f"defines: {listed}; {hint}, or pass --allow-undefined to take them from the notebook "
+            "under %run -i"
         )
 
     def _check(self, text: str, undefined: dict[str, list[str]]) -> None:
@@ -666,16 +712,22 @@ class _Script:
         found = checker.Checker(tree, filename=f"{self.name}.py").messages
         missing: dict[str, list[int]] = {}
         for message in found:
-            if isinstance(message, messages.UndefinedName) and message.message_args[0] not in undefined:
+            if (
+                isinstance(message, messages.UndefinedName)
+                and message.message_args[0] not in undefined
+            ):
                 missing.setdefault(message.message_args[0], []).append(message.lineno)
             elif isinstance(message, messages.UnusedImport):
                 # Only the cell's own imports can be unused: gathered ones are there because used.
                 self.notes.append(f"the cell imports {message.message_args[0]} without using it")
         if missing:
-            listed = "; ".join(f"{n} (script line {', '.join(map(str, v[:3]))})" for n, v in missing.items())
+            listed = "; ".join(
+                f"{n} (script line {', '.join(map(str, v[:3]))})" for n, v in missing.items()
+            )
             raise ExtractError(
-                f"cell {self.cell.number} of {self.notebook.shown} relies on names only IPython syntax "
-                f"(magics, !shell) or a later `del` provides: {listed}; compute them in Python in the "
+                f"cell {self.cell.number} of {self.notebook.shown} relies on names only IPython "
+                f"syntax (magics, !shell) or a later `del` provides: {listed}; compute them in "
+                "Python in the "
                 "notebook, or pass --allow-undefined to take them from the notebook under %run -i"
             )
 
@@ -727,7 +779,7 @@ def _names_in(statements: list[Statement]) -> set[str]:
 
 
 def _free_name(wanted: str, taken: set[str]) -> str:
-    """``wanted``, or ``script_<wanted>``, ``script_<wanted>_2``... whichever the code does not use."""
+    """``wanted``, or ``script_<wanted>``, ``script_<wanted>_2``..., the first the code lacks."""
     candidates = [wanted, f"script_{wanted}"] + [f"script_{wanted}_{i}" for i in range(2, 1000)]
     return next(c for c in candidates if c not in taken)
 
@@ -746,7 +798,9 @@ def _docstring(notebook: Notebook, cell: Cell) -> str:
         parts.append(cell.title.strip())
     if previous is not None and previous.kind == "markdown" and previous.source.strip():
         for line in previous.source.strip().splitlines():
-            parts.append(re.sub(r"^#+\s*", "", line.rstrip()) if line.startswith("#") else line.rstrip())
+            parts.append(
+                re.sub(r"^#+\s*", "", line.rstrip()) if line.startswith("#") else line.rstrip()
+            )
     if not parts:
         parts = [f"Cell {cell.number} of {notebook.path.name}, as a script."]
     text = "\n".join(parts).strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
@@ -767,8 +821,10 @@ def _python(value: object) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         inner = ", ".join(_python(v) for v in value)
-        return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (
-            f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+        return (
+            f"({inner},)"
+            if isinstance(value, tuple) and len(value) == 1
+            else (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
         )
     return repr(value)
 
@@ -830,7 +886,7 @@ def _sorted_imports(lines: list[tuple[str, str]], package: str) -> str:
         # `from x import a` and `from x import b` become one line, names sorted.
         combined: dict[str, list[str]] = {}
         plain = []
-        for kind, module, line in entries:
+        for kind, _, line in entries:
             if kind == 1:
                 module_text, _, names = line[5:].partition(" import ")
                 combined.setdefault(module_text, []).extend(names.split(", "))
@@ -889,14 +945,17 @@ def listing(notebook: Notebook) -> list[str]:
         if cell.is_code and cell.source.strip():
             magic = cells_.cell_magic(cell.source)
             try:
-                analysed = [] if magic else cells_.statements(cell.source, cell.number, imported=imported)
+                analysed = (
+                    [] if magic else cells_.statements(cell.source, cell.number, imported=imported)
+                )
                 free = {} if magic else cells_.free_names(cell.source)
             except cells_.CellSyntaxError as error:
                 needs = f"does not parse: {str(error).split(': ', 1)[-1]}"
                 analysed, free = [], {}
             if free:
                 needs = "needs " + ", ".join(
-                    f"{n} ({defined_in[n]})" if n in defined_in else f"{n} (?)" for n in sorted(free)
+                    f"{n} ({defined_in[n]})" if n in defined_in else f"{n} (?)"
+                    for n in sorted(free)
                 )
             for statement in analysed:
                 imported = (imported - statement.kills) | statement.imports

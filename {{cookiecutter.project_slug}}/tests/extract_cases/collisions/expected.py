@@ -8,10 +8,10 @@
 # %% Imports
 import argparse
 
-from penguin_study import results as results_store
+from {{ cookiecutter.module_name }} import results as results_store
 
 # %% Parameters
-script_notebook_names = set(globals())  # under `%run -i`: what the notebook holds (alone: nothing)
+script_notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
 script_parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )

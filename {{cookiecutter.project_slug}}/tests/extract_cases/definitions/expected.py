@@ -8,10 +8,10 @@
 # %% Imports
 import argparse
 
-from penguin_study import results
+from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: what the notebook holds (alone: nothing)
+notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
 parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )

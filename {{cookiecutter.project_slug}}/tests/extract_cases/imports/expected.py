@@ -15,10 +15,10 @@ from statistics import mean
 
 import numpy as np
 
-from penguin_study import results
+from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: what the notebook holds (alone: nothing)
+notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
 parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )

@@ -10,7 +10,7 @@ import argparse
 import statistics
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: what the notebook holds (alone: nothing)
+notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
 parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
