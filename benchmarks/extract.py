@@ -39,16 +39,28 @@ def notebook_of(cells: int = 150) -> nbformat.NotebookNode:
             continue
         kind = n % 4
         if kind == 0:
-            source = f"def step_{n}(xs, scale={n}):\n    return [math.sqrt(x) * scale for x in xs]\n\nvalues_{n} = step_{n}(rows)"
+            source = (
+                f"def step_{n}(xs, scale={n}):\n    return [math.sqrt(x) * scale for x in xs]\n\n"
+                f"values_{n} = step_{n}(rows)"
+            )
         elif kind == 1:
-            source = f"rows.append({n} / 10)\ntable_{n} = Counter(round(x, 1) for x in rows)\n%time total_{n} = sum(rows)"
+            source = (
+                f"rows.append({n} / 10)\ntable_{n} = Counter(round(x, 1) for x in rows)\n"
+                f"%time total_{n} = sum(rows)"
+            )
         elif kind == 2:
-            source = f"threshold_{n} = 0.{n % 9 + 1}  # cut-off of step {n}\nkept_{n} = [x for x in rows if x > threshold_{n}]\nlen(kept_{n})"
+            source = (
+                f"threshold_{n} = 0.{n % 9 + 1}  # cut-off of step {n}\n"
+                f"kept_{n} = [x for x in rows if x > threshold_{n}]\nlen(kept_{n})"
+            )
         else:
             source = f"summary_{n} = {{'n': len(rows), 'mean': sum(rows) / len(rows)}}\nsummary_{n}"
         notebook.cells.append(nbformat.v4.new_code_cell(source))
     notebook.cells[:0] = [nbformat.v4.new_code_cell(s) for s in code]
-    last = "k = 3  # clusters\nseed = 42\nscores = [v * k for v in values_4] + kept_2 + [total_1, seed]\nbest = max(scores)"
+    last = (
+        "k = 3  # clusters\nseed = 42\n"
+        "scores = [v * k for v in values_4] + kept_2 + [total_1, seed]\nbest = max(scores)"
+    )
     notebook.cells[-1] = nbformat.v4.new_code_cell(last)
     return notebook
 
@@ -87,12 +99,16 @@ def main() -> None:
         cells._to_python.cache_clear()
         extract.extract_cell(path, middle, name="middle", force=True, scripts_dir=folder / "scripts")
 
+    def list_cells():
+        cells._to_python.cache_clear()
+        extract.listing(cells.read(path))
+
     reference = timed(lambda: jupytext.read(path))
     results = {
         "jupytext.read (reference)": reference,
         "extract_cell, cell 150": timed(extract_last),
         f"extract_cell, cell {middle}": timed(extract_middle),
-        "listing (invoke cells)": timed(lambda: (cells._to_python.cache_clear(), extract.listing(cells.read(path)))),
+        "listing (invoke cells)": timed(list_cells),
     }
     print(f"notebook: 150 cells, {path.stat().st_size / 1024:.0f} KiB")
     for label, seconds in results.items():

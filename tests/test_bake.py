@@ -52,7 +52,7 @@ COMMON_FILES = {
 }
 # extract-cell's golden cases: a notebook and its expected script (or error) per folder.
 CASES = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "tests" / "extract_cases"
-COMMON_FILES |= {f"tests/extract_cases/{p.relative_to(CASES).as_posix()}" for p in CASES.rglob("*") if p.is_file()}
+COMMON_FILES |= {f"tests/extract_cases/{p.relative_to(CASES).as_posix()}" for p in CASES.rglob("*.*")}
 
 
 def files_of(project: Path) -> set[str]:

@@ -59,7 +59,7 @@ def test_a_cell_of_a_notebook_without_the_database_runs_standalone_with_options(
     notebook = project.path / "notebooks" / "toy.py"
     notebook.write_text(
         "# %%\nimport math\n\n# %%\nvalues = [math.sqrt(i) for i in range(10)]\n\n"
-        "# %% tags=[\"toy\"]\nk = 3  # how many values\nlargest = sorted(values)[-k:]\n"
+        '# %% tags=["toy"]\nk = 3  # how many values\nlargest = sorted(values)[-k:]\n'
         "print(f'largest {k}: {sum(largest):.3f}')\n"
     )
     done = invoke(project, "extract-cell", "notebooks/toy.py", "toy", "--no-save")
@@ -144,11 +144,13 @@ def test_a_broken_notebook_and_an_existing_script_are_refused(project):
 def test_a_notebook_path_with_spaces_and_shell_characters_works(project):
     """No shell is involved anywhere: the odd name is just a file name."""
     odd = "my notes; $(touch pwned) & 'x' `id`"
+    notebooks = project.path / "notebooks"
     for suffix in (".ipynb", ".py"):
-        shutil.copy(project.path / "notebooks" / f"explore{suffix}", project.path / "notebooks" / f"{odd}{suffix}")
+        shutil.copy(notebooks / f"explore{suffix}", notebooks / f"{odd}{suffix}")
     done = invoke(project, "extract-cell", f"notebooks/{odd}.ipynb", "10", "--name", "odd")
     assert done.stdout.splitlines()[0] == f"Wrote scripts/odd.py from cell 10 of notebooks/{odd}.ipynb"
-    assert f"# Extracted from notebooks/{odd}.ipynb, cell 10" in (project.path / "scripts" / "odd.py").read_text()
+    script = (project.path / "scripts" / "odd.py").read_text()
+    assert f"# Extracted from notebooks/{odd}.ipynb, cell 10" in script
     listed = invoke(project, "cells", f"notebooks/{odd}.ipynb").stdout
     assert listed.startswith(f"notebooks/{odd}.ipynb: 10 cells")
     assert not (project.path / "pwned").exists()
@@ -187,7 +189,8 @@ for name in sys.argv[1:]:
             report["problems"].append(f"{where}: does not compile: {error}")
         out = io.StringIO()
         api.check(made.text, "case.py", reporter.Reporter(out, out))
-        report["problems"] += [f"{where}: {line}" for line in out.getvalue().splitlines() if "undefined name '" in line]
+        flagged = [line for line in out.getvalue().splitlines() if "undefined name '" in line]
+        report["problems"] += [f"{where}: {line}" for line in flagged]
         report["scripts"] += 1
 print(json.dumps(report))
 """
