@@ -49,6 +49,8 @@ COMMON_FILES = {
     "tests/test_extract.py",
     "tests/test_paths.py",
     "tests/test_results.py",
+    "src/{module}/workspace.py",
+    "tests/test_workspace.py",
 }
 # extract-cell's golden cases: a notebook and its expected script (or error) per folder.
 CASES = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "tests" / "extract_cases"
