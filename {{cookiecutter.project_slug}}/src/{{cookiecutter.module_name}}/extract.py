@@ -75,7 +75,7 @@ class Extraction:
         """What was done, one fact a line (``invoke extract-cell`` prints these)."""
         where = f"cell {self.cell.number} of {self.notebook.shown}"
         lines = [f"{self.notebook.note}"] if self.notebook.note else []
-        target = self.path if self.path is not None else f"{self.name}.py"
+        target = _shown(self.path) if self.path is not None else f"{self.name}.py"
         lines.append(f"Wrote {target} from {where}")
         if self.parameters:
             options = ", ".join(f"{p.option}={_python(p.value)}" for p in self.parameters)
@@ -166,15 +166,15 @@ def extract_cell(
     result = build(read, chosen, name, save=save, allow_undefined=allow_undefined, source=source)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(result.text, encoding="utf-8")
-    result.path = Path(_shown(target))
+    result.path = target
     if old is not None:
         result.replaced = True
         result.diff = "".join(
             difflib.unified_diff(
                 old.splitlines(keepends=True),
                 result.text.splitlines(keepends=True),
-                f"{result.path} (before)",
-                f"{result.path} (now)",
+                f"{_shown(target)} (before)",
+                f"{_shown(target)} (now)",
             )
         )
     return result
