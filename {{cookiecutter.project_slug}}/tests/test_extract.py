@@ -258,6 +258,13 @@ def test_a_bad_cell_is_refused_with_one_line(notebook, cell, message, tmp_path):
     assert not (tmp_path / "scripts").exists()
 
 
+def test_a_notebook_without_cells_says_so(tmp_path):
+    empty = write_notebook(tmp_path / "empty.ipynb", [])
+    with pytest.raises(ProjectError) as error:
+        cells.select(cells.read(empty), 1)
+    assert str(error.value) == f"{empty} has no cells: open it in Jupyter and write some code"
+
+
 def test_an_unknown_execution_count_lists_the_known_ones(notebook):
     with pytest.raises(
         ProjectError, match=r"no cell of .*nb.ipynb ran as In \[3\]: it has In \[7, 9\]$"

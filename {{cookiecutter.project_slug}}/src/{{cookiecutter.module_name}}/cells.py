@@ -370,6 +370,8 @@ def select(notebook: Notebook, cell: str | int = "", *, execution_count: int | N
         found = ran[0]
     elif str(cell).strip().lstrip("-").isdigit():
         number = int(cell)
+        if not cells:
+            raise NotebookError(f"{shown} has no cells: open it in Jupyter and write some code")
         if not 1 <= number <= len(cells):
             raise NotebookError(
                 f"{shown} has {len(cells)} cells (1-{len(cells)}), no cell {number}: {listing}"
