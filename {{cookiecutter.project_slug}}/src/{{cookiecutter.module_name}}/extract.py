@@ -684,8 +684,20 @@ class _Script:
     # -- checks
 
     def _undefined_message(self, undefined: dict[str, list[str]]) -> str:
-        listed = "; ".join(f"{n} ({', '.join(w[:3])})" for n, w in sorted(undefined.items()))
+        later, _ = cells_.notebook_statements(self.notebook.cells[self.cell.number :])
+        defined_later = {}
+        for statement in reversed(later):
+            for name in statement.binds & undefined.keys():
+                defined_later[name] = f"; cell {statement.cell} defines it, after this one"
+        listed = "; ".join(
+            f"{n} ({', '.join(w[:3])}{defined_later.get(n, '')})"
+            for n, w in sorted(undefined.items())
+        )
         hint = "define them in an earlier cell"
+        if defined_later:
+            hint = (
+                "move the cells that define them above this one, or define them in an earlier cell"
+            )
         if any(s.star_import for s in self.sliced.statements) or "get_ipython" in undefined:
             hint = "import them by name (not with *), use Python instead of IPython syntax"
         if self.skipped:
