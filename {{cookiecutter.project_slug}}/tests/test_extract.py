@@ -568,3 +568,17 @@ def test_saved_results_are_the_same_alone_and_under_run_i(scratch_project):
     assert first["summary"] == (["a", "b"], [4], 2, 3, "m", first["summary"][-1])
     assert sorted(first) == made.saved == ["draw", "summary"]
     assert results.record("mutations", 1)["args"] == {"fresh": False}
+
+
+def test_an_import_after_a_change_of_sys_path_stays_after_it_and_runs(tmp_path):
+    """`sys.path.insert(...)` then `from helpers import double`: both kept, in that order."""
+    made = extract.extract_cell(
+        CASES / "import_path" / "notebook.py", 3, save=False, scripts_dir=tmp_path
+    )
+    text = made.text
+    assert text.index("sys.path.insert(0,") < text.index("from helpers import double")
+    probe = made.path.read_text() + "\nprint(doubled)\n"
+    made.path.write_text(probe)
+    done = run_script(made.path, cwd=paths.find_root())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[2, 4]\n"

@@ -443,8 +443,9 @@ PURE_METHODS = frozenset(
     "explode stack unstack nonzero clip between eq ne lt le gt ge add sub mul div truediv "
     "floordiv pow mod squeeze item to_series to_timestamp tz_localize tz_convert".split()
 )
-# Module functions called for their effect on the module's own state (random seeds).
-STATEFUL_MODULE_CALL = re.compile(r"seed", re.IGNORECASE)
+# Module functions called for their effect on the module's own state: random seeds, and
+# the import path (`sys.path.append("..")` before `import mymodule`).
+STATEFUL_MODULE_CALL = re.compile(r"seed|(^|\.)path\.(append|insert|extend)$", re.IGNORECASE)
 
 
 @dataclass
@@ -716,6 +717,17 @@ def _mutated(node: ast.stmt, imported: set[str], last: bool) -> set[str]:
     return changed
 
 
+def _dotted(node: ast.AST) -> str:
+    """``np.random.seed`` for that attribute chain (calls and subscripts cut it short)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
 def _changed_by_call(call: ast.Call, imported: set[str], discarded: bool, last: bool) -> set[str]:
     changed: set[str] = set()
     inplace = any(
@@ -725,7 +737,7 @@ def _changed_by_call(call: ast.Call, imported: set[str], discarded: bool, last: 
     func = call.func
     if isinstance(func, ast.Attribute) and (base := _base_name(func.value)):
         module = base in imported
-        if inplace or STATEFUL_MODULE_CALL.search(func.attr):
+        if inplace or STATEFUL_MODULE_CALL.search(_dotted(func)):
             changed.add(base)
         elif func.attr not in PURE_METHODS and not (module and (last or not discarded)):
             # A method call may change its object; on a module only when its result is

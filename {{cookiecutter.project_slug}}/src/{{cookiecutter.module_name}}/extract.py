@@ -278,8 +278,12 @@ def link(earlier: list[Statement]) -> dict[str, dict[str, list[int]]]:
     aliases: dict[str, set[str]] = {}
     writers: dict[str, set[str]] = {}
     deferred: dict[str, dict[str, list[int]]] = {}
+    path_changed: list[int] = []
     for statement in earlier:
         statement.uses = with_deferred(statement.uses, deferred)
+        if statement.is_import and path_changed:
+            # An import after `sys.path.append(...)` may need it: keep both, in order.
+            statement.uses.setdefault("sys", [statement.start])
         for function in statement.uses.keys() & writers.keys():
             statement.mutates |= writers[function]
         changed = set(statement.mutates)
@@ -307,6 +311,8 @@ def link(earlier: list[Statement]) -> dict[str, dict[str, list[int]]]:
         if statement.writes_globals:
             for name in statement.kills:
                 writers[name] = set(statement.writes_globals)
+        if "sys" in statement.mutates:
+            path_changed.append(statement.cell)
     return deferred
 
 
@@ -431,11 +437,13 @@ class _Script:
     def extraction(self) -> Extraction:
         sliced = self.sliced
         imports, body_statements = [], []
+        path_changed = False  # imports after a change of sys.path stay where they were
         for statement in sliced.statements:
             literal = statement.literal()
             if literal and literal[0] in self.parameter_names:
                 continue
-            if statement.is_import and not statement.star_import:
+            path_changed = path_changed or ("sys" in statement.mutates and not statement.is_import)
+            if statement.is_import and not statement.star_import and not path_changed:
                 imports.append(statement)
             else:
                 body_statements.append(statement)
@@ -771,7 +779,9 @@ def _braced(text: str) -> str:
 
 def _defines_code(statement: Statement) -> bool:
     node = statement.node
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    if isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+    ):
         return True
     return isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda)
 
