@@ -100,4 +100,63 @@ def results(c, experiment, show=None):
         print(store.report(experiment, show))
 
 
-ns = Collection(test, cells, extract_cell, results)
+def words_after_dashes(c) -> list[str]:
+    """The words after `--`, as typed (invoke hands them on joined by spaces)."""
+    import shlex
+
+    if not c.remainder:
+        return []
+    if "--" in sys.argv:
+        words = sys.argv[sys.argv.index("--") + 1 :]
+        if " ".join(words) == c.remainder:
+            return words
+    return shlex.split(c.remainder)
+
+
+@task
+def lint(c):
+    """Lint src/, scripts/, notebooks: ruff and the notebook checks; `-- PATH...` for some files.
+
+    Prints one line per finding (file:line: CODE message (hint)) and fails if any
+    is not a warning. `invoke lint -- scripts/kmeans.py notebooks/explore.ipynb`
+    lints just those files or folders (the pre-commit hook passes changed files).
+    """
+    with user_errors():
+        from {{ cookiecutter.module_name }}.lint import lint as find_problems
+
+        findings = find_problems(words_after_dashes(c) or None)
+    for finding in findings:
+        print(finding)
+    problems = sum(not finding.warning for finding in findings)
+    warnings = len(findings) - problems
+    also = f" and {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    if problems:
+        raise Exit(f"lint: {problems} problem{'s' * (problems != 1)}{also}", code=1)
+    print(f"lint: no problems{also}")
+
+
+@task(help={"timeout": "seconds a cell may run before the notebook counts as failed (default 600)"})
+def check_notebooks(c, timeout=600):
+    """Restart and run all: run notebooks top to bottom in a fresh kernel; `-- NAME...` for some.
+
+    Without names, every notebook under notebooks/ runs (top folder first);
+    `invoke check-notebooks -- explore results` runs those two. Each runs in its
+    own folder, on a copy in memory: outputs are never written to the files.
+    Fails, naming the first failing cell of each notebook, if any fails.
+    """
+    with user_errors():
+        from {{ cookiecutter.module_name }}.lint import run_notebooks
+
+        runs = run_notebooks(words_after_dashes(c) or None, timeout=timeout)
+        failed = total = 0
+        for run in runs:
+            print(run, flush=True)
+            total += 1
+            failed += not run.ok
+    if not total:
+        print("check-notebooks: no notebooks in notebooks/")
+    if failed:
+        raise Exit(f"check-notebooks: {failed} of {total} notebooks failed", code=1)
+
+
+ns = Collection(test, cells, extract_cell, results, lint, check_notebooks)
