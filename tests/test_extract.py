@@ -52,6 +52,8 @@ def test_extract_cell_turns_the_model_cell_into_the_kmeans_script(project):
     assert (flakes.returncode, flakes.stdout) == (0, "")
     lint = project.run("ruff", "check", "--no-cache", "scripts/kmeans.py", check=False)
     assert lint.returncode == 0, lint.stdout
+    checked = invoke(project, "lint", "--", "scripts/kmeans.py")
+    assert checked.stdout.strip() == "lint: no problems"
 
 
 def test_a_cell_of_a_notebook_without_the_database_runs_standalone_with_options(project):
