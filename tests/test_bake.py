@@ -41,17 +41,22 @@ COMMON_FILES = {
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
     "src/{module}/errors.py",
+    "src/{module}/extract.py",
     "src/{module}/lint.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/results.py",
     "tests/test_cells.py",
+    "tests/test_extract.py",
     "tests/test_lint.py",
     "tests/test_paths.py",
     "tests/test_results.py",
     "src/{module}/workspace.py",
     "tests/test_workspace.py",
 }
+# extract-cell's golden cases: a notebook and its expected script (or error) per folder.
+CASES = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "tests" / "extract_cases"
+COMMON_FILES |= {f"tests/extract_cases/{p.relative_to(CASES).as_posix()}" for p in CASES.rglob("*.*")}
 
 
 def files_of(project: Path) -> set[str]:
