@@ -60,10 +60,17 @@ COMMON_FILES |= {f"tests/extract_cases/{p.relative_to(CASES).as_posix()}" for p 
 
 
 def files_of(project: Path) -> set[str]:
+    """Every file of a baked project, git's own and what an editable install adds aside.
+
+    (``pip install -e`` of the session's project writes ``src/*.egg-info``; whether a test
+    using the installed venv ran first must not change what counts as baked.)
+    """
     return {
         p.relative_to(project).as_posix()
         for p in project.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(project).parts
+        if p.is_file()
+        and ".git" not in p.relative_to(project).parts
+        and not any(part.endswith(".egg-info") for part in p.relative_to(project).parts)
     }
 
 
