@@ -292,3 +292,18 @@ def test_bad_input_is_one_clear_line_and_runs_nothing(toy, arguments, message):
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
     assert not (toy.path / "attempts.log").exists()
+
+
+def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(project):
+    """Step 4 of the README on the example: cell 10 extracted, its sweep planned (a dry run:
+    running it needs the example's database) and an option it lacks refused."""
+    project.run("invoke", "extract-cell", "notebooks/explore.ipynb", "10")
+    command = ["invoke", "sweep", "scripts/kmeans.py", "--grid"]
+    planned = project.run(*command, "k=2,3,4,5,6", "--dry-run").stdout.splitlines()
+    shown = [line.split(" planned ")[1] for line in planned if " planned " in line]
+    assert shown == [f"python scripts/kmeans.py --k {k}" for k in range(2, 7)]
+    refused = project.run(*command, "k=2 alpha=0.1", check=False)
+    assert refused.stderr.strip() == (
+        "Error: scripts/kmeans.py has no option --alpha: it has --k, --seed, --fresh "
+        "(see python scripts/kmeans.py --help)"
+    )
