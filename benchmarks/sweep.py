@@ -31,6 +31,10 @@ TRIVIAL = (
     "parser.add_argument('--i', type=int)\n"
     "parser.parse_args()\n"
 )
+WAITING_RUNS = 100
+# A run that mostly waits (0.1 s): its throughput shows the sweep's parallelism even when
+# other work on the machine takes the second core that trivial runs need.
+WAITING = TRIVIAL + "import time\ntime.sleep(0.1)\n"
 
 
 def module_name() -> str:
@@ -105,6 +109,10 @@ def main() -> None:
             shown = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
             print(f"round {n + 1}: {shown}", flush=True)
         whole = command(root, script, RUNS, 2)
+        waiting = root / "waiting.py"
+        waiting.write_text(WAITING)
+        wait_one = timed("wait1", library, sweep, waiting, WAITING_RUNS, 1)
+        wait_two = timed("wait2", library, sweep, waiting, WAITING_RUNS, 2)
         reference, on_cluster, one, two, pool1 = (min(v) for v in times.values())
 
     print(f"{RUNS} runs of a trivial script, 2 at a time ({os.cpu_count()} cores), best of {ROUNDS}")
@@ -118,6 +126,8 @@ def main() -> None:
     # What two cores give right now: a plain pool of 2 against a plain pool of 1, per run.
     machine = (pool1 / SCALING_RUNS) / (reference / RUNS)
     print(f"  the same ratio for a plain pool, 2 vs 1, on this machine now: {machine:.2f}x")
+    print(f"{WAITING_RUNS} runs that wait 0.1 s: 1 worker {wait_one:.2f} s, 2 workers {wait_two:.2f} s")
+    print(f"  throughput 2 workers / 1 worker: {wait_one / wait_two:.2f}x")
     pool_cpu, sweep_cpu = (CPU[k] / RUNS * 1000 for k in ("pool", "cluster"))
     print(f"CPU of this process per run: pool {pool_cpu:.2f} ms, sweep {sweep_cpu:.2f} ms")
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
