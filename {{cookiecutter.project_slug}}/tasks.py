@@ -6,6 +6,7 @@ matplotlib) stay inside task bodies so that `invoke --list` answers at once.
 """
 
 import sys
+import time
 from contextlib import contextmanager
 
 from invoke import Collection, Exit, task
@@ -37,4 +38,38 @@ def test(c, args=""):
         raise Exit(code=code)
 
 
-ns = Collection(test)
+@task(
+    iterable=["names"],
+    help={
+        "names": "a figure or figure source to build (repeat, or separate with commas); default: all",
+        "force": "rebuild even the figures that are up to date",
+        "jobs": "figure sources to run at once (default: one per core)",
+        "list_": "list the figure sources and whether each is up to date; build nothing",
+    },
+)
+def figures(c, names=None, force=False, jobs=0, list_=False):
+    """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps."""
+    from {{ cookiecutter.module_name }} import figure_build
+
+    with user_errors():
+        if list_:
+            print(figure_build.listing(names or ()))
+            return
+        started = time.perf_counter()
+        outcomes = figure_build.build(names or (), force=force, jobs=jobs or None, progress=print)
+        print()
+        print(figure_build.table(outcomes))
+        for outcome in outcomes:
+            for note in outcome.notes:
+                print(f"note: {note}")
+        failed = [o for o in outcomes if o.failed]
+        for outcome in failed:
+            print(f"\n{outcome.error}", file=sys.stderr)
+        counts = {s: sum(o.status == s for o in outcomes) for s in dict.fromkeys(o.status for o in outcomes)}
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no figure sources"
+        print(f"\n{summary} in {time.perf_counter() - started:.1f} s; overview: figures/index.html")
+    if failed:
+        raise Exit(f"Error: {len(failed)} figure source(s) failed: {', '.join(o.source for o in failed)}", code=1)
+
+
+ns = Collection(test, figures)
