@@ -327,9 +327,12 @@ def _where(exception: BaseException, path: Path, text: str) -> str:
     mine = [f for f in frames if f.filename == str(path)]
     if mine:
         line = mine[-1].lineno
-    message = "".join(traceback.format_exception_only(exception)).strip().splitlines()[-1]
-    if isinstance(exception, SystemExit):
+    if isinstance(exception, SyntaxError):
+        message = "".join(traceback.format_exception_only(exception)).strip().splitlines()[-1]
+    elif isinstance(exception, SystemExit):
         message = f"SystemExit: exit status {exception.code}"
+    else:
+        message = f"{type(exception).__name__}: {exception}".rstrip(": ")
     if line is None:
         return f"{_relative(path)}: {message}"
     code = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import warnings
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,7 +180,7 @@ def savefig(fig: Figure, name: str) -> list[Path]:
     eps_record, notes = None, []
     with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as scratch:
         staged = []
-        with matplotlib.rc_context(SAVE_RC):
+        with matplotlib.rc_context(SAVE_RC), _frozen_layout(fig):
             if "pdf" in config["formats"]:
                 target = Path(scratch, f"{name}.pdf")
                 fig.savefig(target, format="pdf", metadata=_pdf_metadata(name), **_page(fig))
@@ -204,6 +205,31 @@ def savefig(fig: Figure, name: str) -> list[Path]:
     _RUN["saved"].append(name)
     _RUN["notes"].extend(notes)
     return written
+
+
+@contextmanager
+def _frozen_layout(fig: Figure):
+    """Lay the figure out once, from its grid's own positions at 72 dpi, and keep that layout
+    for every file: constrained layout otherwise moves things by rounding noise at each
+    draw, and with it the bytes, depending on how often the figure was drawn before
+    (a notebook shows it, a script does not)."""
+    engine, dpi = fig.get_layout_engine(), fig.dpi
+    if engine is None or not hasattr(engine, "execute") or type(engine).__name__.startswith("PlaceHolder"):
+        yield
+        return
+    for axes in fig.axes:
+        spec = axes.get_subplotspec()
+        if spec is not None:  # the private setter: the public one takes the axes out of the layout
+            axes._set_position(spec.get_position(fig))
+    fig.dpi = 72
+    try:
+        engine.execute(fig)
+        fig.set_layout_engine("none")
+        fig.dpi = dpi
+        yield
+    finally:
+        fig.dpi = dpi
+        fig.set_layout_engine(engine)
 
 
 def _page(fig: Figure) -> dict:
