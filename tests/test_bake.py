@@ -43,8 +43,10 @@ COMMON_FILES = {
     "src/{module}/errors.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
+    "src/{module}/results.py",
     "tests/test_cells.py",
     "tests/test_paths.py",
+    "tests/test_results.py",
 }
 
 
@@ -96,10 +98,11 @@ def test_pyproject_is_valid_with_real_dependencies(baked):
     assert project["license"] == "MIT"
 
 
-def test_ruff_passes_on_the_baked_project(baked):
-    """The baked code is clean under the project's own ruff settings."""
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_passes_on_the_baked_project(baked, command):
+    """The baked code is clean and formatted under the project's own ruff settings."""
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        [sys.executable, "-m", "ruff", *command, "--no-cache", "."],
         cwd=baked.path,
         capture_output=True,
         text=True,

@@ -27,7 +27,7 @@ def user_errors():
         raise Exit("Interrupted: run the task again to finish.", code=130) from None
 
 
-@task(help={"args": "extra arguments for pytest, e.g. \"-k etl -x\""})
+@task(help={"args": 'extra arguments for pytest, e.g. "-k etl -x"'})
 def test(c, args=""):
     """Run the project's own tests (pytest)."""
     import shlex
@@ -36,6 +36,20 @@ def test(c, args=""):
     code = subprocess.run([sys.executable, "-m", "pytest", *shlex.split(args)]).returncode
     if code:
         raise Exit(code=code)
+
+
+@task(
+    help={
+        "experiment": "the experiment's name: its folder under results/, e.g. kmeans",
+        "show": "print the JSON record of run number N (or 'latest') instead of the table",
+    }
+)
+def results(c, experiment, show=None):
+    """Print the runs of an experiment as a table, or one run's record with --show N."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import results as store
+
+        print(store.report(experiment, show))
 
 
 @task(
@@ -72,4 +86,4 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
         raise Exit(f"Error: {len(failed)} figure source(s) failed: {', '.join(o.source for o in failed)}", code=1)
 
 
-ns = Collection(test, figures)
+ns = Collection(test, results, figures)
