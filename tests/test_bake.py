@@ -41,10 +41,13 @@ COMMON_FILES = {
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
     "src/{module}/errors.py",
+    "src/{module}/figure_build.py",
+    "src/{module}/figures.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/results.py",
     "tests/test_cells.py",
+    "tests/test_figures.py",
     "tests/test_paths.py",
     "tests/test_results.py",
 }

@@ -165,7 +165,12 @@ def test_figures_build_headless_with_truetype_fonts_and_valid_eps(project):
     write_source(project, "lines", LINES)
     done = run_figures(project)
     table = rows(done.stdout)
-    assert table["lines"] == ["notebooks/figures/lines.py", "pdf eps png json", table["lines"][2], "built (not built yet)"]
+    assert table["lines"] == [
+        "notebooks/figures/lines.py",
+        "pdf eps png json",
+        table["lines"][2],
+        "built (not built yet)",
+    ]
     folder = project.path / "figures"
     fonts = subprocess.run(["pdffonts", folder / "lines.pdf"], capture_output=True, text=True, check=True)
     listed = fonts.stdout.splitlines()[2:]
@@ -233,8 +238,14 @@ def test_a_failing_source_shows_cell_and_line_while_the_others_build(project):
         "    9 | share = counts[0] / (counts[1] - 2)\n"
     ) in done.stderr
     assert "notebooks/figures/quiet.py ran without saving a figure" in done.stderr
-    assert "notebooks/figures/slashed.py, cell 1, line 7: FigureError: figure name '../escape' holds a path separator" in done.stderr
-    assert "Error: 3 figure source(s) failed: notebooks/figures/broken.py, notebooks/figures/quiet.py" in done.stderr
+    assert (
+        "notebooks/figures/slashed.py, cell 1, line 7: "
+        "FigureError: figure name '../escape' holds a path separator" in done.stderr
+    )
+    assert (
+        "Error: 3 figure source(s) failed: notebooks/figures/broken.py, notebooks/figures/quiet.py"
+        in done.stderr
+    )
     assert not (project.path / "escape.pdf").exists()
     assert sorted(p.name for p in (project.path / "figures").iterdir()) == [
         ".gitkeep", "index.html", "lines.eps", "lines.json", "lines.pdf", "lines.png",
@@ -251,13 +262,18 @@ def test_translucent_bands_are_rasterized_in_the_eps_so_it_looks_like_the_pdf(pr
     without_the_example(project)
     write_source(project, "band", BAND)
     done = run_figures(project)
-    assert "note: band.eps: EPS has no transparency, so FillBetweenPolyCollection 'band 0' (alpha 0.3, axes 1 'signal')" in done.stdout
+    assert (
+        "note: band.eps: EPS has no transparency, so "
+        "FillBetweenPolyCollection 'band 0' (alpha 0.3, axes 1 'signal')" in done.stdout
+    )
     assert "rasterized at 300 dpi" in done.stdout
     faithful = difference(project, "band")
     eps = project.path / "figures" / "band.eps"
     assert eps.stat().st_size < 400_000, "the image is compressed"
     pyproject = project.path / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + f'\n[tool.{module_of(project)}.figures]\neps_transparency = "warn"\n')
+    settings = pyproject.read_text()
+    assert 'eps_transparency = "rasterize"' in settings
+    pyproject.write_text(settings.replace('eps_transparency = "rasterize"', 'eps_transparency = "warn"'))
     warned = run_figures(project, "--force")
     assert "are drawn opaque and look different from the PDF" in warned.stdout
     opaque = difference(project, "band")
@@ -282,15 +298,19 @@ def test_names_select_sources_and_list_tells_what_would_build(project):
 
 
 def test_savefig_in_jupyter_shows_the_figure_and_writes_the_same_pdf(project):
-    """Run in a real kernel (inline backend), the figure is displayed and its files equal the headless build."""
+    """In a real kernel (inline backend) the figure is displayed, and its files equal the headless ones."""
     import nbformat
 
     without_the_example(project)
     source = write_source(project, "lines", LINES)
     run_figures(project)
-    headless = {p.name: p.read_bytes() for p in (project.path / "figures").glob("lines.*") if p.suffix != ".json"}
+    headless = {
+        p.name: p.read_bytes() for p in (project.path / "figures").glob("lines.*") if p.suffix != ".json"
+    }
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source.read_text().split("# %%\n", 1)[1].replace("# %%\n", ""))]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(source.read_text().split("# %%\n", 1)[1].replace("# %%\n", ""))
+    ]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     code = (
         "import sys, nbformat\nfrom nbclient import NotebookClient\n"
@@ -303,5 +323,87 @@ def test_savefig_in_jupyter_shows_the_figure_and_writes_the_same_pdf(project):
     project.run("python", "-c", code, str(path), str(source.parent), timeout=600)
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), outputs
-    inline = {p.name: p.read_bytes() for p in (project.path / "figures").glob("lines.*") if p.suffix != ".json"}
+    inline = {
+        p.name: p.read_bytes() for p in (project.path / "figures").glob("lines.*") if p.suffix != ".json"
+    }
     assert inline == headless
+
+
+KMEANS = """
+import sys
+
+import pandas as pd
+from scipy.cluster.vq import kmeans2, whiten
+
+from PACKAGE import results
+
+MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+penguins = pd.read_csv("data/raw/penguins.csv.gz", na_values="NA")
+measured = penguins.dropna(subset=MEASUREMENTS).reset_index(drop=True)
+features = whiten(measured[MEASUREMENTS].to_numpy(dtype=float))
+for k in map(int, sys.argv[1:]):
+    centroids, labels = kmeans2(features, k, seed=42, minit="++")
+    inertia = float(((features - centroids[labels]) ** 2).sum())
+    purity = float(pd.crosstab(labels, measured["species"]).max(axis=1).sum() / len(labels))
+    scores = {"inertia": inertia, "purity": purity, "labels": labels}
+    results.save("kmeans", scores, args={"k": k, "seed": 42})
+"""
+
+
+def save_runs(project, *ks: int) -> None:
+    """The example's k-means model on the penguin data, saved through the results store."""
+    project.run("python", "-c", KMEANS.replace("PACKAGE", module_of(project)), *map(str, ks))
+
+
+def test_the_example_figure_is_built_from_saved_results_and_rebuilt_only_when_they_change(project):
+    """kmeans_purity reads results.runs("kmeans"): its sidecar cites each run; touching a run's
+    record or adding a run rebuilds it and nothing else."""
+    import os
+
+    write_source(project, "lines", LINES)
+    failed = run_figures(project, "-n", "kmeans_purity", check=False)
+    assert (
+        "kmeans_purity.py, cell 3, line 23: LookupError: no runs of kmeans in results/ yet" in failed.stderr
+    )
+    save_runs(project, 2, 3, 4, 5)
+    done = run_figures(project)
+    table = rows(done.stdout)
+    assert table["kmeans_purity"][0] == "notebooks/figures/kmeans_purity.py"
+    assert (
+        table["kmeans_purity"][3] == "built (not built yet)" and table["lines"][3] == "built (not built yet)"
+    )
+    folder, runs = project.path / "figures", project.path / "results" / "kmeans"
+    records = sorted(runs.glob("kmeans.*.json"))
+    sidecar = json.loads((folder / "kmeans_purity.json").read_text())
+    assert [(r["experiment"], r["path"]) for r in sidecar["results_read"]] == [
+        ("kmeans", f"results/kmeans/{p.name}")
+        for p in sorted(records, key=lambda p: int(p.name.split(".")[1]))
+    ]
+    assert len(sidecar["results_read"]) == 4
+    assert json.loads((folder / "lines.json").read_text())["results_read"] == []
+    fonts = subprocess.run(
+        ["pdffonts", folder / "kmeans_purity.pdf"], capture_output=True, text=True, check=True
+    )
+    assert "Type 3" not in fonts.stdout and fonts.stdout.count("CID TrueType") >= 1
+    assert difference(project, "kmeans_purity") < 0.5
+
+    quiet = run_figures(project)
+    assert set(row[3] for row in rows(quiet.stdout).values()) == {"up to date"}
+
+    later = records[0].stat().st_mtime_ns + 10**9 * 3600
+    os.utime(records[1], ns=(later, later))
+    touched = run_figures(project)
+    assert (
+        f"build notebooks/figures/kmeans_purity.py: results/kmeans/{records[1].name} changed"
+        in touched.stdout
+    )
+    assert "skip  notebooks/figures/lines.py: up to date" in touched.stdout
+    assert rows(touched.stdout)["lines"][3] == "up to date"
+
+    save_runs(project, 6)
+    added = run_figures(project)
+    assert (
+        "build notebooks/figures/kmeans_purity.py: results/kmeans/ has new or removed files" in added.stdout
+    )
+    assert rows(added.stdout)["lines"][3] == "up to date"
+    assert len(json.loads((folder / "kmeans_purity.json").read_text())["results_read"]) == 5

@@ -55,7 +55,7 @@ def results(c, experiment, show=None):
 @task(
     iterable=["names"],
     help={
-        "names": "a figure or figure source to build (repeat, or separate with commas); default: all",
+        "names": "a figure or figure source to build (repeat, or use commas); default: all",
         "force": "rebuild even the figures that are up to date",
         "jobs": "figure sources to run at once (default: one per core)",
         "list_": "list the figure sources and whether each is up to date; build nothing",
@@ -71,19 +71,12 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
             return
         started = time.perf_counter()
         outcomes = figure_build.build(names or (), force=force, jobs=jobs or None, progress=print)
-        print()
-        print(figure_build.table(outcomes))
-        for outcome in outcomes:
-            for note in outcome.notes:
-                print(f"note: {note}")
-        failed = [o for o in outcomes if o.failed]
-        for outcome in failed:
-            print(f"\n{outcome.error}", file=sys.stderr)
-        counts = {s: sum(o.status == s for o in outcomes) for s in dict.fromkeys(o.status for o in outcomes)}
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no figure sources"
-        print(f"\n{summary} in {time.perf_counter() - started:.1f} s; overview: figures/index.html")
+        print(figure_build.report(outcomes, time.perf_counter() - started))
+    failed = [outcome for outcome in outcomes if outcome.failed]
     if failed:
-        raise Exit(f"Error: {len(failed)} figure source(s) failed: {', '.join(o.source for o in failed)}", code=1)
+        print("\n\n".join(outcome.error for outcome in failed), file=sys.stderr)
+        sources = ", ".join(outcome.source for outcome in failed)
+        raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
 
 
 ns = Collection(test, results, figures)

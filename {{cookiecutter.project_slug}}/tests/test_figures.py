@@ -35,7 +35,9 @@ def root(tmp_path, monkeypatch):
 
 def configure(root, **settings):
     lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    text = '[project]\nname = "tiny"\n[tool.{}.figures]\n{}\n'.format(paths.PACKAGE, "\n".join(lines))
+    text = '[project]\nname = "tiny"\n[tool.{}.figures]\n{}\n'.format(
+        paths.PACKAGE, "\n".join(lines)
+    )
     (root / "pyproject.toml").write_text(text)
     paths.config.cache_clear()
 
@@ -59,7 +61,8 @@ def pdf_fonts(path):
                 if descriptor is None and part["/Subtype"] == "/Type0":
                     continue
                 embedded = descriptor is not None and any(
-                    key in descriptor.get_object() for key in ("/FontFile", "/FontFile2", "/FontFile3")
+                    key in descriptor.get_object()
+                    for key in ("/FontFile", "/FontFile2", "/FontFile3")
                 )
                 found.append((str(part["/Subtype"]), embedded))
     return found
@@ -81,7 +84,9 @@ def test_widths_come_from_the_settings(root):
     assert figures.size("double", aspect=0.5) == (7.0, 3.5)
 
 
-@pytest.mark.parametrize("kind, aspect, message", [("triple", 1, "use 'single'"), ("single", 0, "positive")])
+@pytest.mark.parametrize(
+    "kind, aspect, message", [("triple", 1, "use 'single'"), ("single", 0, "positive")]
+)
 def test_a_bad_size_is_one_clear_error(root, kind, aspect, message):
     with pytest.raises(figures.FigureError, match=message):
         figures.size(kind, aspect=aspect)
@@ -131,7 +136,9 @@ def test_fonts_are_embedded_truetype_never_type3(root):
     assert "/Type3" not in {subtype for subtype, _ in fonts}
     assert {"/CIDFontType2"} <= {subtype for subtype, _ in fonts}
     text = eps.read_bytes()
-    assert re.findall(rb"/FontType (\d+) def", text) and set(re.findall(rb"/FontType (\d+) def", text)) == {b"42"}
+    assert re.findall(rb"/FontType (\d+) def", text) and set(
+        re.findall(rb"/FontType (\d+) def", text)
+    ) == {b"42"}
 
 
 def test_an_unchanged_figure_is_saved_byte_for_byte_again_without_a_date(root):
@@ -181,7 +188,9 @@ def test_transparent_artists_are_found_and_named(root):
     ax.text(1, 1, "note", bbox={"facecolor": "yellow", "alpha": 0.4})
     ax.axvspan(1, 2, alpha=0)
     names = [description for _, description, _ in figures.transparent_artists(fig)]
-    assert any(n.startswith("FillBetweenPolyCollection 'band' (alpha 0.3, axes 1 'purity')") for n in names)
+    assert any(
+        n.startswith("FillBetweenPolyCollection 'band' (alpha 0.3, axes 1 'purity')") for n in names
+    )
     assert any(n.startswith("PathCollection (alpha 0.5") for n in names)
     assert any(n.startswith("legend frame (alpha 0.6") for n in names)
     assert any(n.startswith("text box of 'note' (alpha 0.4") for n in names)
@@ -229,11 +238,13 @@ def test_with_the_warn_setting_the_artists_are_named_and_drawn_opaque(root):
     assert "PathCollection 'dense' (alpha 0.5" in message and "drawn opaque" in message
     eps = (root / "figures" / "opaque.eps").read_bytes()
     assert b"colorimage" not in eps
-    assert json.loads((root / "figures" / "opaque.json").read_text())["eps"]["treatment"] == "opaque"
+    assert (
+        json.loads((root / "figures" / "opaque.json").read_text())["eps"]["treatment"] == "opaque"
+    )
 
 
 def test_a_translucent_fill_over_the_bare_background_is_flattened_silently(root):
-    """Blending the colour onto the white axes looks the same (checked by rendering): no image, no warning."""
+    """Blended onto the white axes it looks the same (rendered both ways): no image, no warning."""
     fig, ax = line_figure()
     ax.fill_between([1.5, 2.5], [0, 0], [0.5, 0.5], alpha=0.3, linewidth=0, zorder=3)
     with warnings.catch_warnings():
@@ -280,8 +291,12 @@ def test_the_sidecar_names_source_results_and_inputs(root):
     assert record["files"] == ["purity.pdf", "purity.eps", "purity.png"]
     assert record["source"]["path"] == "notebooks/figures/purity.py"
     assert record["source"]["sha256"] == hashlib.sha256(b"# the source\n").hexdigest()
-    assert record["results_read"] == [{"experiment": "kmeans", "number": 1, "path": "results/kmeans/0001.pkl"}]
-    assert record["inputs"][0]["path"] == "data.sqlite" and record["inputs"][0]["role"] == "database"
+    assert record["results_read"] == [
+        {"experiment": "kmeans", "number": 1, "path": "results/kmeans/0001.pkl"}
+    ]
+    assert (
+        record["inputs"][0]["path"] == "data.sqlite" and record["inputs"][0]["role"] == "database"
+    )
     assert record["size_inches"] == [3.5, 1.75]
     assert set(record["git"]) == {"commit", "source_modified"}
 
@@ -295,14 +310,26 @@ def test_the_overview_sheet_shows_every_figure(root):
     assert '<img src="one.png"' in page and '<a href="two.eps">eps</a>' in page
     before = (root / "figures" / "index.html").stat().st_mtime_ns
     figures.write_index()
-    assert (root / "figures" / "index.html").stat().st_mtime_ns == before, "unchanged: not rewritten"
+    assert (root / "figures" / "index.html").stat().st_mtime_ns == before, (
+        "unchanged: not rewritten"
+    )
 
 
 # ---- the build's bookkeeping --------------------------------------------------------------
 
 
 PERCENT = "\n".join(
-    ["# ---", "# jupyter:", "#   kernelspec: x", "# ---", "", "# %% [markdown]", "# Title", "", "# %%"]
+    [
+        "# ---",
+        "# jupyter:",
+        "#   kernelspec: x",
+        "# ---",
+        "",
+        "# %% [markdown]",
+        "# Title",
+        "",
+        "# %%",
+    ]
     + ["import os", "", "# %%", "x = 1", "y = 2", "", "# %%", "z = x / 0"]
 )
 

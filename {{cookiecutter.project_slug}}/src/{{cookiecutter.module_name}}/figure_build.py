@@ -93,6 +93,8 @@ def why_stale(source: Path, records: list[dict]) -> str | None:
     """Why ``source`` must run again, given the sidecars of its figures; None if up to date."""
     if not records:
         return "not built yet"
+    if any(record.get("built_by") != "invoke figures" for record in records):
+        return "saved from a notebook, where what it read is not recorded"
     folder, root = paths.FIGURES_DIR, paths.find_root()
     oldest = None
     for record in records:
@@ -110,13 +112,18 @@ def why_stale(source: Path, records: list[dict]) -> str | None:
             read.append(result["path"])
             read.append(f"{paths.RESULTS_DIR.relative_to(root).as_posix()}/{result['experiment']}")
         read += [entry["path"] for entry in record.get("inputs", [])]
+        read += record.get("files_read") or []
     for name in dict.fromkeys(read):
         try:
             mtime = (root / name).stat().st_mtime_ns
         except OSError:
             return f"{name} is gone"
         if mtime > oldest:
-            return f"{name} changed" if (root / name).is_file() else f"{name}/ has new or removed files"
+            return (
+                f"{name} changed"
+                if (root / name).is_file()
+                else f"{name}/ has new or removed files"
+            )
     return None
 
 
@@ -139,10 +146,12 @@ def plan(names=(), force: bool = False) -> list[Source]:
     for name in wanted:
         matches = [s for s in every if name in (s.path.name, s.path.stem, *s.figures)]
         if not matches:
-            known = ", ".join(sorted({s.path.stem for s in every} | {f for s in every for f in s.figures}))
+            known = ", ".join(
+                sorted({s.path.stem for s in every} | {f for s in every for f in s.figures})
+            )
             raise figures.FigureError(
                 f"no figure or figure source named {name!r} in "
-                f"{_relative(paths.FIGURE_SOURCES_DIR)}: choose from {known or 'nothing (none yet)'}"
+                f"{_relative(paths.FIGURE_SOURCES_DIR)}: choose from {known or 'none (no sources)'}"
             )
         chosen += [m for m in matches if m not in chosen]
     return chosen
@@ -185,7 +194,10 @@ def build(names=(), force: bool = False, jobs: int | None = None, progress=None)
 def _run(source: Source, timeout: float, say) -> Outcome:
     """Run one source in a fresh process; what it saved comes back in a report file."""
     root = paths.find_root()
-    runner = f"import sys; from {paths.PACKAGE}.figure_build import run_source; sys.exit(run_source(*sys.argv[1:]))"
+    runner = (
+        f"import sys; from {paths.PACKAGE}.figure_build import run_source; "
+        "sys.exit(run_source(*sys.argv[1:]))"
+    )
     environment = {**os.environ, "MPLBACKEND": "Agg", "PROJECT_ROOT": str(root)}
     environment.setdefault("PYTHONHASHSEED", "0")
     environment.pop("JPY_SESSION_NAME", None)
@@ -208,10 +220,16 @@ def _run(source: Source, timeout: float, say) -> Outcome:
         result = json.loads(report.read_text()) if report.exists() else None
     outcome = Outcome(source.name, BUILT, source.reason, seconds=seconds)
     if done is None:
-        outcome.status, outcome.error = FAILED, f"{source.name}: still running after {timeout:g} s, stopped"
+        outcome.status, outcome.error = (
+            FAILED,
+            f"{source.name}: still running after {timeout:g} s, stopped",
+        )
     elif result is None:
         tail = "\n".join(output.strip().splitlines()[-15:])
-        outcome.status, outcome.error = FAILED, f"{source.name}: the process died (exit {done.returncode})\n{tail}"
+        outcome.status, outcome.error = (
+            FAILED,
+            f"{source.name}: the process died (exit {done.returncode})\n{tail}",
+        )
     else:
         outcome.figures = list(dict.fromkeys(result["saved"]))
         outcome.notes = result["notes"]
@@ -250,18 +268,42 @@ def table(outcomes: list[Outcome]) -> str:
             files = outcome.outputs.get(name, [])
             kinds = " ".join(Path(f).suffix.lstrip(".") for f in files) or "-"
             rows.append((name, outcome.source, kinds, seconds, status))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return _columns(rows)
+
+
+def report(outcomes: list[Outcome], seconds: float) -> str:
+    """The closing report: the table, the notes (EPS transparency) and a count by status."""
+    notes = [f"note: {note}" for outcome in outcomes for note in outcome.notes]
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no figure sources"
+    return "\n".join(
+        [
+            "",
+            table(outcomes),
+            *notes,
+            "",
+            f"{summary} in {seconds:.1f} s; overview: figures/index.html",
+        ]
+    )
+
+
+def _columns(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def listing(names=()) -> str:
-    """What ``invoke figures --list`` shows: each source, its figures, and whether it is up to date."""
+    """What ``invoke figures --list`` shows: each source, its figures, whether it is up to date."""
     rows = [("source", "figures", "state")]
     for source in plan(names):
         state = "up to date" if source.reason is None else f"to build: {source.reason}"
         rows.append((source.name, " ".join(source.figures) or "-", state))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return _columns(rows)
 
 
 # ---- in the process that runs one source ------------------------------------------------------
@@ -274,8 +316,9 @@ def run_source(source: str, report: str) -> int:
     from . import provenance
 
     path = Path(source).resolve()
-    figures._RUN.update(source=str(path), saved=[], notes=[])
+    figures._RUN.update(source=str(path), saved=[], notes=[], files_read=set())
     provenance.reset()
+    _watch_reads(figures._RUN["files_read"])
     sys.argv = [str(path)]
     sys.path.insert(0, str(path.parent))
     text, error = path.read_text(encoding="utf-8"), None
@@ -301,6 +344,34 @@ def run_source(source: str, report: str) -> int:
     return 1 if error else 0
 
 
+def _watch_reads(into: set) -> None:
+    """Note every file this process opens for reading, and every folder it lists, under
+    results/ and data/: what a figure depends on, whichever library read it."""
+    root = paths.find_root()
+    watched = tuple(os.path.join(str(folder), "") for folder in (paths.RESULTS_DIR, paths.DATA_DIR))
+    writing = os.O_WRONLY | os.O_RDWR
+
+    def hook(event, arguments):
+        try:
+            if event == "open":
+                path, mode, flags = arguments
+                if (mode and set(str(mode)) & set("wax+")) or (not mode and (flags or 0) & writing):
+                    return
+            elif event in ("os.listdir", "os.scandir"):
+                path = arguments[0]
+            else:
+                return
+            if path is None or isinstance(path, int):
+                return
+            full = os.path.abspath(os.fsdecode(path))
+            if full.startswith(watched):
+                into.add(Path(full).relative_to(root).as_posix())
+        except Exception:  # an audit hook must never break the operation it watches
+            return
+
+    sys.addaudithook(hook)
+
+
 def cell_of(text: str, line: int) -> int:
     """The number (from 1) of the py:percent cell holding ``line``.
 
@@ -319,7 +390,7 @@ def cell_of(text: str, line: int) -> int:
 
 
 def _where(exception: BaseException, path: Path, text: str) -> str:
-    """'source, cell C, line L: Error: message', the line itself, and the traceback from the source."""
+    """'source, cell C, line L: Error: message', the line, and the traceback from the source on."""
     line = None
     if isinstance(exception, SyntaxError) and exception.filename == str(path):
         line = exception.lineno

@@ -88,8 +88,11 @@ class FigureWarning(UserWarning):
     """An output differs from what was asked (EPS transparency), said with the figure and artist."""
 
 
-# Set by figure_build's runner in the process that runs a figure source.
-_RUN = {"source": None, "saved": [], "notes": []}
+# Set by figure_build's runner in the process that runs a figure source; files_read holds
+# what the source opened under results/ and data/ (None outside `invoke figures`).
+_RUN = {"source": None, "saved": [], "notes": [], "files_read": None}
+# A result file as the results store names it: results/<experiment>/<experiment>.<number>.<suffix>
+RESULT_FILE = re.compile(r"(?P<experiment>[^/]+)/(?P=experiment)\.(?P<number>[0-9]+)\..*")
 
 
 def settings() -> dict:
@@ -97,7 +100,9 @@ def settings() -> dict:
     merged = {**DEFAULTS, **paths.config().get("figures", {})}
     unknown = sorted(set(merged["formats"]) - set(FORMATS))
     if unknown:
-        raise FigureError(f"[tool.{paths.PACKAGE}.figures] formats: {unknown} unknown; use {FORMATS}")
+        raise FigureError(
+            f"[tool.{paths.PACKAGE}.figures] formats: {unknown} unknown; use {FORMATS}"
+        )
     if merged["eps_transparency"] not in ("rasterize", "warn"):
         raise FigureError(
             f"[tool.{paths.PACKAGE}.figures] eps_transparency = {merged['eps_transparency']!r}: "
@@ -106,7 +111,9 @@ def settings() -> dict:
     return merged
 
 
-def use_paper_style(font_scale: float = 1.0, style: str = "ticks", palette: str = "colorblind", **rc):
+def use_paper_style(
+    font_scale: float = 1.0, style: str = "ticks", palette: str = "colorblind", **rc
+):
     """Seaborn's ``paper`` context with the settings papers need; ``rc`` overrides any of them.
 
     Fonts are TrueType in PDF and PS, the default figure is one column wide, and
@@ -151,7 +158,9 @@ def check_name(name: str) -> str:
             f"(files go to {paths.FIGURES_DIR})"
         )
     if Path(name).suffix.lstrip(".").lower() in (*FORMATS, "png", "json"):
-        raise FigureError(f"figure name {name!r}: give it without an extension ({Path(name).stem!r})")
+        raise FigureError(
+            f"figure name {name!r}: give it without an extension ({Path(name).stem!r})"
+        )
     if not NAME.fullmatch(name):
         raise FigureError(
             f"figure name {name!r}: use letters, digits and '_.+-', starting with a letter or digit"
@@ -161,7 +170,7 @@ def check_name(name: str) -> str:
 
 
 def savefig(fig: Figure, name: str) -> list[Path]:
-    """Write ``figures/NAME.pdf`` and ``.eps`` (the ``formats`` setting), a PNG preview and a sidecar.
+    """Write ``figures/NAME.pdf`` and ``.eps`` (setting ``formats``), a PNG preview and a sidecar.
 
     The same in Jupyter (the figure is not closed, so it is still shown inline)
     and headless. EPS cannot show transparency: partially transparent artists
@@ -214,7 +223,11 @@ def _frozen_layout(fig: Figure):
     draw, and with it the bytes, depending on how often the figure was drawn before
     (a notebook shows it, a script does not)."""
     engine, dpi = fig.get_layout_engine(), fig.dpi
-    if engine is None or not hasattr(engine, "execute") or type(engine).__name__.startswith("PlaceHolder"):
+    if (
+        engine is None
+        or not hasattr(engine, "execute")
+        or type(engine).__name__.startswith("PlaceHolder")
+    ):
         yield
         return
     for axes in fig.axes:
@@ -321,7 +334,8 @@ def _write_eps(fig: Figure, name: str, target: Path, config: dict) -> tuple[dict
 # An image as matplotlib's PS backend writes it: uncompressed hexadecimal RGB.
 PS_IMAGE = re.compile(
     rb"/DataString \d+ string def\n(\d+ \d+ 8 \[[^\]\n]*\])\n\{\n"
-    rb"currentfile DataString readhexstring pop\n\} bind false 3 colorimage\n([0-9a-f\n]+)\ngrestore"
+    rb"currentfile DataString readhexstring pop\n\} bind false 3 colorimage\n"
+    rb"([0-9a-f\n]+)\ngrestore"
 )
 
 
@@ -488,15 +502,19 @@ def _flattened_copy(fig: Figure, transparent) -> Figure | None:
     except Exception:  # some artists (lambdas in formatters, ...) cannot be copied
         return None
     finally:
-        for mark, (artist, gid, _) in marks.items():
+        for artist, gid, _ in marks.values():
             artist.set_gid(gid)
-    found = {a.get_gid(): a for a in copy.findobj(lambda a: str(a.get_gid()).startswith("flatten-"))}
+    found = {
+        a.get_gid(): a for a in copy.findobj(lambda a: str(a.get_gid()).startswith("flatten-"))
+    }
     found.update(
         (t.get_bbox_patch().get_gid(), t.get_bbox_patch())
         for t in copy.findobj(lambda a: getattr(a, "get_bbox_patch", lambda: None)() is not None)
     )
     for mark, (_, _, axes) in marks.items():
-        background = _background(copy.axes[fig.axes.index(axes)] if axes in fig.axes else None, copy)
+        background = _background(
+            copy.axes[fig.axes.index(axes)] if axes in fig.axes else None, copy
+        )
         if mark not in found or background is None:
             return None
         _flatten(found[mark], background)
@@ -614,13 +632,29 @@ def _sidecar(fig: Figure, name: str, files: list[str], eps: dict | None) -> dict
         "size_inches": [round(float(v), 4) for v in fig.get_size_inches()],
         "source": described,
         "git": {"commit": _git("rev-parse", "HEAD"), "source_modified": modified},
-        "results_read": [
-            {**entry, "path": _relative(entry["path"])} for entry in provenance.results_read()
-        ],
+        "results_read": _results_read(_RUN["files_read"] or ()),
         "inputs": [{**entry, "path": _relative(entry["path"])} for entry in provenance.inputs()],
+        "built_by": "savefig" if _RUN["files_read"] is None else "invoke figures",
+        "files_read": None if _RUN["files_read"] is None else sorted(_RUN["files_read"]),
         "eps": eps,
         "matplotlib": matplotlib.__version__,
     }
+
+
+def _results_read(files_read) -> list[dict]:
+    """The results loaded (noted by the results store), and those whose files the source
+    opened (``results.runs`` reads every run's record), by experiment and number."""
+    found = {
+        (entry["experiment"], entry["number"]): {**entry, "path": _relative(entry["path"])}
+        for entry in provenance.results_read()
+    }
+    prefix = _relative(paths.RESULTS_DIR) + "/"
+    for name in sorted(files_read):
+        match = RESULT_FILE.fullmatch(name[len(prefix) :]) if name.startswith(prefix) else None
+        if match:
+            key = (match["experiment"], int(match["number"]))
+            found.setdefault(key, {"experiment": key[0], "number": key[1], "path": name})
+    return [found[key] for key in sorted(found)]
 
 
 def sidecars() -> dict[str, dict]:
@@ -648,22 +682,32 @@ def write_index() -> Path:
     cards = []
     for name, record in sidecars().items():
         files = [f for f in record.get("files", []) if (folder / f).exists()]
-        preview = f"{name}.png" if f"{name}.png" in files else (f"{name}.pdf" if f"{name}.pdf" in files else None)
+        preview = (
+            f"{name}.png"
+            if f"{name}.png" in files
+            else (f"{name}.pdf" if f"{name}.pdf" in files else None)
+        )
         if preview and preview.endswith(".png"):
             picture = f'<img src="{html.escape(preview)}" alt="{html.escape(name)}">'
         elif preview:
             picture = f'<object data="{html.escape(preview)}" type="application/pdf"></object>'
         else:
             picture = "<p>(no preview)</p>"
-        links = " ".join(f'<a href="{html.escape(f)}">{html.escape(Path(f).suffix[1:])}</a>' for f in files)
+        links = " ".join(
+            f'<a href="{html.escape(f)}">{html.escape(Path(f).suffix[1:])}</a>' for f in files
+        )
         source = (record.get("source") or {}).get("path", "unknown source")
         commit = ((record.get("git") or {}).get("commit") or "")[:10] or "no commit"
-        results = sorted({f"{r['experiment']} #{r['number']}" for r in record.get("results_read", [])})
+        results = sorted(
+            {f"{r['experiment']} #{r['number']}" for r in record.get("results_read", [])}
+        )
         eps = record.get("eps") or {}
-        eps_note = f"<p class=note>EPS: {html.escape(eps['treatment'])} transparency</p>" if eps else ""
+        eps_note = (
+            f"<p class=note>EPS: {html.escape(eps['treatment'])} transparency</p>" if eps else ""
+        )
         cards.append(
             f'<section id="{html.escape(name)}"><h2>{html.escape(name)}</h2>{picture}'
-            f"<p>{links} <a href=\"{html.escape(name)}.json\">json</a></p>"
+            f'<p>{links} <a href="{html.escape(name)}.json">json</a></p>'
             f"<p>source <code>{html.escape(source)}</code> at {html.escape(commit)}</p>"
             f"<p>results: {html.escape(', '.join(results) or 'none')}</p>{eps_note}</section>"
         )
