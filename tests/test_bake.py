@@ -46,6 +46,7 @@ COMMON_FILES = {
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/results.py",
+    "tests/conftest.py",
     "tests/test_cells.py",
     "tests/test_figures.py",
     "tests/test_paths.py",

@@ -14,6 +14,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import jupytext
 import pytest
 
 TOOLS = ("gs", "pdffonts", "pdftoppm")
@@ -226,6 +227,10 @@ def test_a_failing_source_shows_cell_and_line_while_the_others_build(project):
     write_source(project, "broken", BROKEN)
     write_source(project, "quiet", NO_SAVEFIG)
     write_source(project, "slashed", SLASHED)
+    # a notebook without a paired script is a source too
+    unpaired = write_source(project, "unpaired", BROKEN.replace("[3, 2]", "[5, 2]"))
+    jupytext.write(jupytext.read(unpaired), unpaired.with_suffix(".ipynb"))
+    unpaired.unlink()
     done = run_figures(project, "--jobs", "2", check=False)
     assert done.returncode == 1
     table = rows(done.stdout)
@@ -237,13 +242,16 @@ def test_a_failing_source_shows_cell_and_line_while_the_others_build(project):
         "notebooks/figures/broken.py, cell 3, line 9: ZeroDivisionError: division by zero\n"
         "    9 | share = counts[0] / (counts[1] - 2)\n"
     ) in done.stderr
+    assert table["notebooks/figures/unpaired.ipynb"][3] == "FAILED"
+    assert "notebooks/figures/unpaired.ipynb, cell 3, line 2 of the cell: ZeroDivisionError" in done.stderr
+    assert "share = counts[0] / (counts[1] - 2)" in done.stderr.split("unpaired.ipynb")[1]
     assert "notebooks/figures/quiet.py ran without saving a figure" in done.stderr
     assert (
         "notebooks/figures/slashed.py, cell 1, line 7: "
         "FigureError: figure name '../escape' holds a path separator" in done.stderr
     )
     assert (
-        "Error: 3 figure source(s) failed: notebooks/figures/broken.py, notebooks/figures/quiet.py"
+        "Error: 4 figure source(s) failed: notebooks/figures/broken.py, notebooks/figures/quiet.py"
         in done.stderr
     )
     assert not (project.path / "escape.pdf").exists()

@@ -19,23 +19,16 @@ from {{ cookiecutter.module_name }} import figure_build, figures, paths, provena
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(scratch_root, monkeypatch):
     """A bare project folder for one test: figures land in its figures/."""
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "tiny"\n')
-    monkeypatch.setenv("PROJECT_ROOT", str(tmp_path))
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    for cached in (paths.find_root, paths.config, paths.project_name):
-        cached.cache_clear()
-    provenance.reset()
-    yield tmp_path
-    for cached in (paths.find_root, paths.config, paths.project_name):
-        cached.cache_clear()
+    yield scratch_root
     plt.close("all")
 
 
 def configure(root, **settings):
     lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    text = '[project]\nname = "tiny"\n[tool.{}.figures]\n{}\n'.format(
+    text = '[project]\nname = "scratch-study"\n[tool.{}.figures]\n{}\n'.format(
         paths.PACKAGE, "\n".join(lines)
     )
     (root / "pyproject.toml").write_text(text)
@@ -358,6 +351,8 @@ def test_staleness_follows_the_source_and_what_it_read(root):
         "files": ["f.pdf"],
         "results_read": [{"experiment": "kmeans", "number": 1, "path": "results/kmeans/0001.pkl"}],
         "inputs": [],
+        "built_by": "invoke figures",
+        "files_read": ["results/kmeans/0001.pkl", "results/kmeans"],
     }
     for name in ("f.pdf", "f.json"):
         (folder / name).write_text("{}")
@@ -367,6 +362,8 @@ def test_staleness_follows_the_source_and_what_it_read(root):
         touch(folder / name, ns=(stamp, stamp))
     assert figure_build.why_stale(source, [record]) is None
     assert figure_build.why_stale(source, []) == "not built yet"
+    from_a_notebook = {**record, "built_by": "savefig", "files_read": None}
+    assert figure_build.why_stale(source, [from_a_notebook]).startswith("saved from a notebook")
     touch(result, ns=(stamp + 1, stamp + 1))
     assert figure_build.why_stale(source, [record]) == "results/kmeans/0001.pkl changed"
     touch(result, ns=(stamp - 5, stamp - 5))

@@ -14,6 +14,7 @@ This module imports no plotting library: deciding that nothing needs building is
 from __future__ import annotations
 
 import json
+import linecache
 import os
 import re
 import subprocess
@@ -327,6 +328,8 @@ def run_source(source: str, report: str) -> int:
             import jupytext
 
             text = jupytext.writes(jupytext.read(path), fmt="py:percent")
+            # Tracebacks then quote the cells' code, not the notebook's JSON.
+            linecache.cache[str(path)] = (len(text), None, text.splitlines(True), str(path))
             code = compile(text, str(path), "exec")
             exec(code, {"__name__": "__main__", "__file__": str(path)})
         else:
@@ -411,7 +414,11 @@ def _where(exception: BaseException, path: Path, text: str) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename != str(path):
         tb = tb.tb_next
     details = "".join(traceback.format_exception(type(exception), exception, tb)).rstrip()
+    where = f"line {line}"
+    if path.suffix == ".ipynb":  # no file lines to point at: count within the cell
+        markers = [i + 1 for i, row in enumerate(text.splitlines()[:line]) if CELL.match(row)]
+        where = f"line {line - (markers[-1] if markers else 0)} of the cell"
     return (
-        f"{_relative(path)}, cell {cell_of(text, line)}, line {line}: {message}\n"
+        f"{_relative(path)}, cell {cell_of(text, line)}, {where}: {message}\n"
         f"    {line} | {code}\n" + "\n".join("    " + row for row in details.splitlines())
     )
