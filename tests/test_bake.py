@@ -43,14 +43,18 @@ COMMON_FILES = {
     "src/{module}/errors.py",
     "src/{module}/figure_build.py",
     "src/{module}/figures.py",
+    "src/{module}/lint.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/results.py",
     "tests/conftest.py",
     "tests/test_cells.py",
     "tests/test_figures.py",
+    "tests/test_lint.py",
     "tests/test_paths.py",
     "tests/test_results.py",
+    "src/{module}/workspace.py",
+    "tests/test_workspace.py",
 }
 
 

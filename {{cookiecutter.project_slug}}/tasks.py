@@ -52,6 +52,66 @@ def results(c, experiment, show=None):
         print(store.report(experiment, show))
 
 
+def words_after_dashes(c) -> list[str]:
+    """The words after `--`, as typed (invoke hands them on joined by spaces)."""
+    import shlex
+
+    if not c.remainder:
+        return []
+    if "--" in sys.argv:
+        words = sys.argv[sys.argv.index("--") + 1 :]
+        if " ".join(words) == c.remainder:
+            return words
+    return shlex.split(c.remainder)
+
+
+@task
+def lint(c):
+    """Lint src/, scripts/, notebooks: ruff and the notebook checks; `-- PATH...` for some files.
+
+    Prints one line per finding (file:line: CODE message (hint)) and fails if any
+    is not a warning. `invoke lint -- scripts/kmeans.py notebooks/explore.ipynb`
+    lints just those files or folders (the pre-commit hook passes changed files).
+    """
+    with user_errors():
+        from {{ cookiecutter.module_name }}.lint import lint as find_problems
+
+        findings = find_problems(words_after_dashes(c) or None)
+    for finding in findings:
+        print(finding)
+    problems = sum(not finding.warning for finding in findings)
+    warnings = len(findings) - problems
+    also = f" and {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    if problems:
+        raise Exit(f"lint: {problems} problem{'s' * (problems != 1)}{also}", code=1)
+    print(f"lint: no problems{also}")
+
+
+@task(help={"timeout": "seconds a cell may run before the notebook counts as failed (default 600)"})
+def check_notebooks(c, timeout=600):
+    """Restart and run all: run notebooks top to bottom in a fresh kernel; `-- NAME...` for some.
+
+    Without names, every notebook under notebooks/ runs (top folder first);
+    `invoke check-notebooks -- explore results` runs those two. Each runs in its
+    own folder, on a copy in memory: outputs are never written to the files.
+    Fails, naming the first failing cell of each notebook, if any fails.
+    """
+    with user_errors():
+        from {{ cookiecutter.module_name }}.lint import run_notebooks
+
+        runs = run_notebooks(words_after_dashes(c) or None, timeout=timeout)
+        failed = total = 0
+        for run in runs:
+            print(run, flush=True)
+            total += 1
+            failed += not run.ok
+    if not total:
+        print("check-notebooks: no notebooks in notebooks/")
+    if failed:
+        raise Exit(f"check-notebooks: {failed} of {total} notebooks failed", code=1)
+
+
+
 @task(
     iterable=["names"],
     help={
@@ -62,15 +122,20 @@ def results(c, experiment, show=None):
     },
 )
 def figures(c, names=None, force=False, jobs=0, list_=False):
-    """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps."""
+    """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps.
+
+    `invoke figures -- purity kmeans_purity` builds just those figures or sources
+    (as does `-n NAME`, repeated); by default every source that is out of date.
+    """
     from {{ cookiecutter.module_name }} import figure_build
 
+    chosen = [*(names or ()), *words_after_dashes(c)]
     with user_errors():
         if list_:
-            print(figure_build.listing(names or ()))
+            print(figure_build.listing(chosen))
             return
         started = time.perf_counter()
-        outcomes = figure_build.build(names or (), force=force, jobs=jobs or None, progress=print)
+        outcomes = figure_build.build(chosen, force=force, jobs=jobs or None, progress=print)
         print(figure_build.report(outcomes, time.perf_counter() - started))
     failed = [outcome for outcome in outcomes if outcome.failed]
     if failed:
@@ -79,4 +144,4 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
         raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
 
 
-ns = Collection(test, results, figures)
+ns = Collection(test, results, lint, check_notebooks, figures)
