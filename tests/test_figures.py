@@ -294,11 +294,15 @@ def test_names_select_sources_and_list_tells_what_would_build(project):
     write_source(project, "band", BAND)
     listing = run_figures(project, "--list").stdout
     assert re.search(r"notebooks/figures/band.py\s+-\s+to build: not built yet", listing)
-    only = run_figures(project, "--names", "lines")
+    only = run_figures(project, "--", "lines")
     assert list(rows(only.stdout)) == ["lines"]
     assert not (project.path / "figures" / "band.pdf").exists()
     listing = run_figures(project, "-l").stdout
     assert re.search(r"notebooks/figures/lines.py\s+lines\s+up to date", listing)
+    assert re.search(r"notebooks/figures/band.py\s+-\s+to build: not built yet", listing)
+    both = run_figures(project, "--names", "band", "--", "lines.py")
+    assert rows(both.stdout)["band"][3] == "built (not built yet)"
+    assert rows(both.stdout)["lines"][3] == "up to date"
     unknown = run_figures(project, "--names", "nope", check=False)
     assert unknown.returncode == 1
     assert unknown.stderr.strip().startswith("Error: no figure or figure source named 'nope'")

@@ -111,7 +111,6 @@ def check_notebooks(c, timeout=600):
         raise Exit(f"check-notebooks: {failed} of {total} notebooks failed", code=1)
 
 
-
 @task(
     iterable=["names"],
     help={
