@@ -93,9 +93,11 @@ def bench(names: list[str]) -> int:
 def demo() -> int:
     project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
-    say("running the example workflow: invoke --list, invoke test")
+    say("running the example workflow: invoke --list, invoke test, invoke extract-cell")
     run(invoke, "--list", cwd=project)
     run(invoke, "test", cwd=project)
+    run(invoke, "cells", "notebooks/explore.ipynb", cwd=project)
+    run(invoke, "extract-cell", "notebooks/explore.ipynb", "10", cwd=project)
     if any((project / "results").glob("*/*.json")):
         say("building the paper figures: invoke figures (then open figures/index.html)")
         run(invoke, "figures", cwd=project)

@@ -41,6 +41,7 @@ COMMON_FILES = {
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
     "src/{module}/errors.py",
+    "src/{module}/extract.py",
     "src/{module}/figure_build.py",
     "src/{module}/figures.py",
     "src/{module}/lint.py",
@@ -49,6 +50,7 @@ COMMON_FILES = {
     "src/{module}/results.py",
     "tests/conftest.py",
     "tests/test_cells.py",
+    "tests/test_extract.py",
     "tests/test_figures.py",
     "tests/test_lint.py",
     "tests/test_paths.py",
@@ -56,13 +58,23 @@ COMMON_FILES = {
     "src/{module}/workspace.py",
     "tests/test_workspace.py",
 }
+# extract-cell's golden cases: a notebook and its expected script (or error) per folder.
+CASES = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "tests" / "extract_cases"
+COMMON_FILES |= {f"tests/extract_cases/{p.relative_to(CASES).as_posix()}" for p in CASES.rglob("*.*")}
 
 
 def files_of(project: Path) -> set[str]:
+    """Every file of a baked project, git's own and what an editable install adds aside.
+
+    (``pip install -e`` of the session's project writes ``src/*.egg-info``; whether a test
+    using the installed venv ran first must not change what counts as baked.)
+    """
     return {
         p.relative_to(project).as_posix()
         for p in project.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(project).parts
+        if p.is_file()
+        and ".git" not in p.relative_to(project).parts
+        and not any(part.endswith(".egg-info") for part in p.relative_to(project).parts)
     }
 
 

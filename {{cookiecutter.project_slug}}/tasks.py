@@ -38,6 +38,55 @@ def test(c, args=""):
         raise Exit(code=code)
 
 
+@task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})
+def cells(c, notebook):
+    """List a notebook's cells: number, kind, In [n], tags, first line, names each needs."""
+    from {{ cookiecutter.module_name }} import cells as notebook_cells
+    from {{ cookiecutter.module_name }}.extract import listing
+
+    with user_errors():
+        print("\n".join(listing(notebook_cells.read(notebook))))
+
+
+@task(
+    help={
+        "notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb",
+        "cell": "cell number as `invoke cells` shows it (1 = first), or a cell id, tag or title",
+        "name": "script and results name (scripts/NAME.py, results/NAME/); default: tag or title",
+        "execution_count": "read CELL as an execution count: the code cell that ran as In [CELL]",
+        "force": "replace an existing script, showing what changed",
+        "no_save": "leave out the results.save(...) at the end",
+        "allow_undefined": "names no earlier cell defines come from the notebook under %run -i",
+    },
+)
+def extract_cell(
+    c,
+    notebook,
+    cell,
+    name="",
+    execution_count=False,
+    force=False,
+    no_save=False,
+    allow_undefined=False,
+):
+    """Turn a notebook cell into scripts/NAME.py: argparse parameters, inputs, results."""
+    from {{ cookiecutter.module_name }}.extract import extract_cell as extract
+
+    if execution_count and not cell.isdigit():
+        raise Exit(f"Error: --execution-count reads CELL as In [N], a number: {cell!r} is not one")
+    with user_errors():
+        done = extract(
+            notebook,
+            "" if execution_count else cell,
+            name=name,
+            force=force,
+            save=not no_save,
+            allow_undefined=allow_undefined,
+            execution_count=int(cell) if execution_count else None,
+        )
+    print("\n".join(done.report()))
+
+
 @task(
     help={
         "experiment": "the experiment's name: its folder under results/, e.g. kmeans",
@@ -143,4 +192,4 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
         raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
 
 
-ns = Collection(test, results, lint, check_notebooks, figures)
+ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures)
