@@ -98,6 +98,11 @@ def demo() -> int:
     run(invoke, "test", cwd=project)
     run(invoke, "cells", "notebooks/explore.ipynb", cwd=project)
     run(invoke, "extract-cell", "notebooks/explore.ipynb", "10", cwd=project)
+    if any((project / "results").glob("*/*.json")):
+        say("building the paper figures: invoke figures (then open figures/index.html)")
+        run(invoke, "figures", cwd=project)
+    else:
+        say("invoke figures skipped: no results yet (the example's sweep saves them)")
     say(f"done. The project is {project}")
     for folder in ("data/processed", "scripts", "results", "figures"):
         found = sorted(p for p in (project / folder).rglob("*") if p.is_file() and p.name != ".gitkeep")

@@ -6,6 +6,7 @@ matplotlib) stay inside task bodies so that `invoke --list` answers at once.
 """
 
 import sys
+import time
 from contextlib import contextmanager
 
 from invoke import Collection, Exit, task
@@ -159,4 +160,36 @@ def check_notebooks(c, timeout=600):
         raise Exit(f"check-notebooks: {failed} of {total} notebooks failed", code=1)
 
 
-ns = Collection(test, cells, extract_cell, results, lint, check_notebooks)
+@task(
+    iterable=["names"],
+    help={
+        "names": "a figure or figure source to build (repeat, or use commas); default: all",
+        "force": "rebuild even the figures that are up to date",
+        "jobs": "figure sources to run at once (default: one per core)",
+        "list_": "list the figure sources and whether each is up to date; build nothing",
+    },
+)
+def figures(c, names=None, force=False, jobs=0, list_=False):
+    """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps.
+
+    `invoke figures -- purity kmeans_purity` builds just those figures or sources
+    (as does `-n NAME`, repeated); by default every source that is out of date.
+    """
+    from {{ cookiecutter.module_name }} import figure_build
+
+    chosen = [*(names or ()), *words_after_dashes(c)]
+    with user_errors():
+        if list_:
+            print(figure_build.listing(chosen))
+            return
+        started = time.perf_counter()
+        outcomes = figure_build.build(chosen, force=force, jobs=jobs or None, progress=print)
+        print(figure_build.report(outcomes, time.perf_counter() - started))
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    if failed:
+        print("\n\n".join(outcome.error for outcome in failed), file=sys.stderr)
+        sources = ", ".join(outcome.source for outcome in failed)
+        raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
+
+
+ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures)
