@@ -6,6 +6,7 @@ matplotlib) stay inside task bodies so that `invoke --list` answers at once.
 """
 
 import sys
+import time
 from contextlib import contextmanager
 
 from invoke import Collection, Exit, task
@@ -160,6 +161,39 @@ def check_notebooks(c, timeout=600):
 
 
 @task(
+    iterable=["names"],
+    help={
+        "names": "a figure or figure source to build (repeat, or use commas); default: all",
+        "force": "rebuild even the figures that are up to date",
+        "jobs": "figure sources to run at once (default: one per core)",
+        "list_": "list the figure sources and whether each is up to date; build nothing",
+    },
+)
+def figures(c, names=None, force=False, jobs=0, list_=False):
+    """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps.
+
+    `invoke figures -- purity kmeans_purity` builds just those figures or sources
+    (as does `-n NAME`, repeated); by default every source that is out of date.
+    """
+    from {{ cookiecutter.module_name }} import figure_build
+
+    chosen = [*(names or ()), *words_after_dashes(c)]
+    with user_errors():
+        if list_:
+            print(figure_build.listing(chosen))
+            return
+        started = time.perf_counter()
+        outcomes = figure_build.build(chosen, force=force, jobs=jobs or None, progress=print)
+        print(figure_build.report(outcomes, time.perf_counter() - started))
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    if failed:
+        print("\n\n".join(outcome.error for outcome in failed), file=sys.stderr)
+        sources = ", ".join(outcome.source for outcome in failed)
+        raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
+
+
+
+@task(
     help={
         "script": "the argparse script to run, e.g. scripts/kmeans.py",
         "grid": 'values to combine, NAME=V1,V2 separated by spaces, e.g. "k=2,3,4 seed=1,2"',
@@ -210,4 +244,5 @@ def sweep(
             raise sweeps.SweepError(problem)
 
 
-ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, sweep)
+
+ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures, sweep)

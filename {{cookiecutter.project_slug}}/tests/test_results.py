@@ -18,25 +18,14 @@ import pytest
 import scipy.io
 import scipy.sparse
 
-from {{ cookiecutter.module_name }} import paths, provenance, results
+from {{ cookiecutter.module_name }} import provenance, results
 from {{ cookiecutter.module_name }}.results import ResultsError
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(scratch_root):
     """An empty project folder (outside any git repository) that the package uses as its root."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "pyproject.toml").write_text('[project]\nname = "scratch-study"\n')
-    monkeypatch.setenv("PROJECT_ROOT", str(root))
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for cached in (paths.find_root, paths.config, paths.project_name):
-        cached.cache_clear()
-    provenance.reset()
-    yield root
-    for cached in (paths.find_root, paths.config, paths.project_name):
-        cached.cache_clear()
-    provenance.reset()
+    return scratch_root
 
 
 def number_of(path: Path) -> int:
