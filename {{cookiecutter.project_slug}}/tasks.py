@@ -192,7 +192,6 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
         raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
 
 
-
 @task(
     help={
         "script": "the argparse script to run, e.g. scripts/kmeans.py",
@@ -242,7 +241,6 @@ def sweep(
         problem = outcome.problem()
         if problem:
             raise sweeps.SweepError(problem)
-
 
 
 ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures, sweep)
