@@ -48,6 +48,8 @@ COMMON_FILES = {
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/results.py",
+    "src/{module}/sweep.py",
+    "src/{module}/workspace.py",
     "tests/conftest.py",
     "tests/test_cells.py",
     "tests/test_extract.py",
@@ -55,7 +57,7 @@ COMMON_FILES = {
     "tests/test_lint.py",
     "tests/test_paths.py",
     "tests/test_results.py",
-    "src/{module}/workspace.py",
+    "tests/test_sweep.py",
     "tests/test_workspace.py",
 }
 # extract-cell's golden cases: a notebook and its expected script (or error) per folder.

@@ -192,4 +192,55 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
         raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
 
 
-ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures)
+@task(
+    help={
+        "script": "the argparse script to run, e.g. scripts/kmeans.py",
+        "grid": 'values to combine, NAME=V1,V2 separated by spaces, e.g. "k=2,3,4 seed=1,2"',
+        "settings": "a .csv, .json or .toml file with one setting per row ([[run]] tables in TOML)",
+        "repeat": "runs of each setting (default 1)",
+        "jobs": "runs at once on this machine (default: sweep.jobs in pyproject, or one per core)",
+        "scheduler": "a running Dask scheduler, e.g. tcp://host:8786 ('local': this machine)",
+        "slurm": "start the workers as SLURM jobs, with this profile of sweep.slurm in pyproject",
+        "resume": "skip settings that already have a complete result of this script",
+        "dry_run": "only show the runs and their commands",
+        "experiment": "the results folder (default: the script's name)",
+    }
+)
+def sweep(
+    c,
+    script,
+    grid="",
+    settings="",
+    repeat=1,
+    jobs=0,
+    scheduler="",
+    slurm="",
+    resume=False,
+    dry_run=False,
+    experiment="",
+):
+    """Run a script over a grid of settings, each run a fresh process, locally or on Dask."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import sweep as sweeps
+
+        plan = sweeps.plan(
+            script,
+            grid or None,
+            settings or None,
+            repeat=repeat,
+            experiment=experiment or None,
+            resume=resume,
+        )
+        if dry_run:
+            print(plan.table().to_string(index=False))
+            return
+        outcome = sweeps.sweep(
+            plan, jobs=jobs or None, scheduler=scheduler or None, slurm=slurm or None, notify=print
+        )
+        print(outcome.table().to_string(index=False))
+        problem = outcome.problem()
+        if problem:
+            raise sweeps.SweepError(problem)
+
+
+ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures, sweep)
