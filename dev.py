@@ -13,6 +13,7 @@ Extra arguments after ``test`` go to pytest (``python3 dev.py test -k hooks -x``
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -55,7 +56,28 @@ def test_environment() -> Path:
     return ensure_venv(HERE / ".venv", [["-r", str(requirements)]], requirements.read_bytes())
 
 
+# The figure tests read PDF and EPS files with the tools submission systems use.
+PDF_TOOLS = {"gs": "ghostscript", "pdffonts": "poppler-utils", "pdftoppm": "poppler-utils"}
+
+
+def ensure_pdf_tools() -> None:
+    """Install poppler-utils and ghostscript with apt-get when they are missing and we may."""
+    missing = sorted({package for tool, package in PDF_TOOLS.items() if shutil.which(tool) is None})
+    if not missing:
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        say(f"{' and '.join(missing)} not found: the figure tests will fail until you install them")
+        return
+    say(f"installing {' and '.join(missing)} with apt-get (the figure tests read PDF and EPS with them)")
+    quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for arguments in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
+        if subprocess.run([apt, *arguments], env=quiet, stdout=subprocess.DEVNULL).returncode:
+            sys.exit(f"[dev.py] apt-get {' '.join(arguments)} failed")
+
+
 def test(pytest_args: list[str]) -> int:
+    ensure_pdf_tools()
     python = test_environment()
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=HERE).returncode
 
@@ -93,10 +115,17 @@ def bench(names: list[str]) -> int:
 def demo() -> int:
     project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
-    say("running the example workflow: invoke --list, invoke etl, invoke test")
+    say("running the example workflow: invoke --list, invoke etl, invoke test, invoke extract-cell")
     run(invoke, "--list", cwd=project)
     run(invoke, "etl", cwd=project)
     run(invoke, "test", cwd=project)
+    run(invoke, "cells", "notebooks/explore.ipynb", cwd=project)
+    run(invoke, "extract-cell", "notebooks/explore.ipynb", "10", cwd=project)
+    if any((project / "results").glob("*/*.json")):
+        say("building the paper figures: invoke figures (then open figures/index.html)")
+        run(invoke, "figures", cwd=project)
+    else:
+        say("invoke figures skipped: no results yet (the example's sweep saves them)")
     say(f"done. The project is {project}")
     for folder in ("data/processed", "scripts", "results", "figures"):
         found = sorted(p for p in (project / folder).rglob("*") if p.is_file() and p.name != ".gitkeep")

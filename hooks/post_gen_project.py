@@ -20,7 +20,7 @@ from pathlib import Path
 
 CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-CELL_MARKER = re.compile(r"^# %%(?!%)(?P<rest>.*)$")
+CELL_MARKER = re.compile(r"^# %%(?=\s|$)(?P<rest>.*)$")
 CELL_TYPE = re.compile(r"\[(?P<type>markdown|md|raw)\]")
 # jupytext comments out magics and shell escapes in scripts ("# %matplotlib inline").
 COMMENTED_MAGIC = re.compile(r"^(?P<indent>\s*)# (?P<magic>(%%?|!)\S.*)$")

@@ -34,7 +34,7 @@ class Baked:
 
     @property
     def module(self) -> str:
-        return next(p.name for p in (self.path / "src").iterdir() if p.is_dir())
+        return next(p.parent.name for p in (self.path / "src").glob("*/__init__.py"))
 
 
 def bake(

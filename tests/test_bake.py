@@ -43,27 +43,50 @@ COMMON_FILES = {
     "src/{module}/data.py",
     "src/{module}/errors.py",
     "src/{module}/etl.py",
+    "src/{module}/extract.py",
+    "src/{module}/figure_build.py",
+    "src/{module}/figures.py",
     "src/{module}/formats.py",
     "src/{module}/inference.py",
+    "src/{module}/lint.py",
     "src/{module}/loader.py",
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/rawfiles.py",
     "src/{module}/readers.py",
+    "src/{module}/results.py",
+    "src/{module}/sweep.py",
+    "src/{module}/workspace.py",
     "tests/conftest.py",
     "tests/test_cells.py",
     "tests/test_data.py",
     "tests/test_etl.py",
+    "tests/test_extract.py",
+    "tests/test_figures.py",
     "tests/test_formats.py",
+    "tests/test_lint.py",
     "tests/test_paths.py",
+    "tests/test_results.py",
+    "tests/test_sweep.py",
+    "tests/test_workspace.py",
 }
+# extract-cell's golden cases: a notebook and its expected script (or error) per folder.
+CASES = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "tests" / "extract_cases"
+COMMON_FILES |= {f"tests/extract_cases/{p.relative_to(CASES).as_posix()}" for p in CASES.rglob("*.*")}
 
 
 def files_of(project: Path) -> set[str]:
+    """Every file of a baked project, git's own and what an editable install adds aside.
+
+    (``pip install -e`` of the session's project writes ``src/*.egg-info``; whether a test
+    using the installed venv ran first must not change what counts as baked.)
+    """
     return {
         p.relative_to(project).as_posix()
         for p in project.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(project).parts
+        if p.is_file()
+        and ".git" not in p.relative_to(project).parts
+        and not any(part.endswith(".egg-info") for part in p.relative_to(project).parts)
     }
 
 
@@ -107,10 +130,11 @@ def test_pyproject_is_valid_with_real_dependencies(baked):
     assert project["license"] == "MIT"
 
 
-def test_ruff_passes_on_the_baked_project(baked):
-    """The baked code is clean under the project's own ruff settings."""
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_passes_on_the_baked_project(baked, command):
+    """The baked code is clean and formatted under the project's own ruff settings."""
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        [sys.executable, "-m", "ruff", *command, "--no-cache", "."],
         cwd=baked.path,
         capture_output=True,
         text=True,

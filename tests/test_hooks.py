@@ -87,6 +87,7 @@ PERCENT_CASES = {
     ),
     # jupytext writes two blank lines after a def (PEP 8), as the template sources do
     "blank_lines_inside": "# %%\nimport os\n\n\ndef f():\n    return os.sep\n\n\n# %%\nf()\n",
+    "cell_magics": "# %%\n# %%time\nx = 1\n\n# %%\n# %%capture out\nprint(1)\n",
     "code_before_first_marker": "import sys\n\n# %%\nprint(sys.argv)\n",
 }
 

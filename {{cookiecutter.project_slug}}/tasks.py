@@ -6,6 +6,7 @@ matplotlib) stay inside task bodies so that `invoke --list` answers at once.
 """
 
 import sys
+import time
 from contextlib import contextmanager
 
 from invoke import Collection, Exit, task
@@ -66,4 +67,209 @@ def etl(c, names=None, db=None, force=False, on_bad_lines="error", quiet=False):
             )
 
 
-ns = Collection(test, etl)
+@task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})
+def cells(c, notebook):
+    """List a notebook's cells: number, kind, In [n], tags, first line, names each needs."""
+    from {{ cookiecutter.module_name }} import cells as notebook_cells
+    from {{ cookiecutter.module_name }}.extract import listing
+
+    with user_errors():
+        print("\n".join(listing(notebook_cells.read(notebook))))
+
+
+@task(
+    help={
+        "notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb",
+        "cell": "cell number as `invoke cells` shows it (1 = first), or a cell id, tag or title",
+        "name": "script and results name (scripts/NAME.py, results/NAME/); default: tag or title",
+        "execution_count": "read CELL as an execution count: the code cell that ran as In [CELL]",
+        "force": "replace an existing script, showing what changed",
+        "no_save": "leave out the results.save(...) at the end",
+        "allow_undefined": "names no earlier cell defines come from the notebook under %run -i",
+    },
+)
+def extract_cell(
+    c,
+    notebook,
+    cell,
+    name="",
+    execution_count=False,
+    force=False,
+    no_save=False,
+    allow_undefined=False,
+):
+    """Turn a notebook cell into scripts/NAME.py: argparse parameters, inputs, results."""
+    from {{ cookiecutter.module_name }}.extract import extract_cell as extract
+
+    if execution_count and not cell.isdigit():
+        raise Exit(f"Error: --execution-count reads CELL as In [N], a number: {cell!r} is not one")
+    with user_errors():
+        done = extract(
+            notebook,
+            "" if execution_count else cell,
+            name=name,
+            force=force,
+            save=not no_save,
+            allow_undefined=allow_undefined,
+            execution_count=int(cell) if execution_count else None,
+        )
+    print("\n".join(done.report()))
+
+
+@task(
+    help={
+        "experiment": "the experiment's name: its folder under results/, e.g. kmeans",
+        "show": "print the JSON record of run number N (or 'latest') instead of the table",
+    }
+)
+def results(c, experiment, show=None):
+    """Print the runs of an experiment as a table, or one run's record with --show N."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import results as store
+
+        print(store.report(experiment, show))
+
+
+def words_after_dashes(c) -> list[str]:
+    """The words after `--`, as typed (invoke hands them on joined by spaces)."""
+    import shlex
+
+    if not c.remainder:
+        return []
+    if "--" in sys.argv:
+        words = sys.argv[sys.argv.index("--") + 1 :]
+        if " ".join(words) == c.remainder:
+            return words
+    return shlex.split(c.remainder)
+
+
+@task
+def lint(c):
+    """Lint src/, scripts/, notebooks: ruff and the notebook checks; `-- PATH...` for some files.
+
+    Prints one line per finding (file:line: CODE message (hint)) and fails if any
+    is not a warning. `invoke lint -- scripts/kmeans.py notebooks/explore.ipynb`
+    lints just those files or folders (the pre-commit hook passes changed files).
+    """
+    with user_errors():
+        from {{ cookiecutter.module_name }}.lint import lint as find_problems
+
+        findings = find_problems(words_after_dashes(c) or None)
+    for finding in findings:
+        print(finding)
+    problems = sum(not finding.warning for finding in findings)
+    warnings = len(findings) - problems
+    also = f" and {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    if problems:
+        raise Exit(f"lint: {problems} problem{'s' * (problems != 1)}{also}", code=1)
+    print(f"lint: no problems{also}")
+
+
+@task(help={"timeout": "seconds a cell may run before the notebook counts as failed (default 600)"})
+def check_notebooks(c, timeout=600):
+    """Restart and run all: run notebooks top to bottom in a fresh kernel; `-- NAME...` for some.
+
+    Without names, every notebook under notebooks/ runs (top folder first);
+    `invoke check-notebooks -- explore results` runs those two. Each runs in its
+    own folder, on a copy in memory: outputs are never written to the files.
+    Fails, naming the first failing cell of each notebook, if any fails.
+    """
+    with user_errors():
+        from {{ cookiecutter.module_name }}.lint import run_notebooks
+
+        runs = run_notebooks(words_after_dashes(c) or None, timeout=timeout)
+        failed = total = 0
+        for run in runs:
+            print(run, flush=True)
+            total += 1
+            failed += not run.ok
+    if not total:
+        print("check-notebooks: no notebooks in notebooks/")
+    if failed:
+        raise Exit(f"check-notebooks: {failed} of {total} notebooks failed", code=1)
+
+
+@task(
+    iterable=["names"],
+    help={
+        "names": "a figure or figure source to build (repeat, or use commas); default: all",
+        "force": "rebuild even the figures that are up to date",
+        "jobs": "figure sources to run at once (default: one per core)",
+        "list_": "list the figure sources and whether each is up to date; build nothing",
+    },
+)
+def figures(c, names=None, force=False, jobs=0, list_=False):
+    """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps.
+
+    `invoke figures -- purity kmeans_purity` builds just those figures or sources
+    (as does `-n NAME`, repeated); by default every source that is out of date.
+    """
+    from {{ cookiecutter.module_name }} import figure_build
+
+    chosen = [*(names or ()), *words_after_dashes(c)]
+    with user_errors():
+        if list_:
+            print(figure_build.listing(chosen))
+            return
+        started = time.perf_counter()
+        outcomes = figure_build.build(chosen, force=force, jobs=jobs or None, progress=print)
+        print(figure_build.report(outcomes, time.perf_counter() - started))
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    if failed:
+        print("\n\n".join(outcome.error for outcome in failed), file=sys.stderr)
+        sources = ", ".join(outcome.source for outcome in failed)
+        raise Exit(f"Error: {len(failed)} figure source(s) failed: {sources}", code=1)
+
+
+@task(
+    help={
+        "script": "the argparse script to run, e.g. scripts/kmeans.py",
+        "grid": 'values to combine, NAME=V1,V2 separated by spaces, e.g. "k=2,3,4 seed=1,2"',
+        "settings": "a .csv, .json or .toml file with one setting per row ([[run]] tables in TOML)",
+        "repeat": "runs of each setting (default 1)",
+        "jobs": "runs at once on this machine (default: sweep.jobs in pyproject, or one per core)",
+        "scheduler": "a running Dask scheduler, e.g. tcp://host:8786 ('local': this machine)",
+        "slurm": "start the workers as SLURM jobs, with this profile of sweep.slurm in pyproject",
+        "resume": "skip settings that already have a complete result of this script",
+        "dry_run": "only show the runs and their commands",
+        "experiment": "the results folder (default: the script's name)",
+    }
+)
+def sweep(
+    c,
+    script,
+    grid="",
+    settings="",
+    repeat=1,
+    jobs=0,
+    scheduler="",
+    slurm="",
+    resume=False,
+    dry_run=False,
+    experiment="",
+):
+    """Run a script over a grid of settings, each run a fresh process, locally or on Dask."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import sweep as sweeps
+
+        plan = sweeps.plan(
+            script,
+            grid or None,
+            settings or None,
+            repeat=repeat,
+            experiment=experiment or None,
+            resume=resume,
+        )
+        if dry_run:
+            print(plan.table().to_string(index=False))
+            return
+        outcome = sweeps.sweep(
+            plan, jobs=jobs or None, scheduler=scheduler or None, slurm=slurm or None, notify=print
+        )
+        print(outcome.table().to_string(index=False))
+        problem = outcome.problem()
+        if problem:
+            raise sweeps.SweepError(problem)
+
+
+ns = Collection(test, etl, cells, extract_cell, results, lint, check_notebooks, figures, sweep)

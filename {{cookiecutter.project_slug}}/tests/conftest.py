@@ -1,27 +1,44 @@
-"""Shared fixtures of the project's tests."""
+"""Fixtures shared by the project's tests."""
 
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }} import paths
-
-
-def _forget_the_root():
-    for cached in (paths.find_root, paths.config, paths.project_name):
-        cached.cache_clear()
+from {{ cookiecutter.module_name }} import paths, provenance
 
 
 @pytest.fixture
-def scratch_project(tmp_path, monkeypatch):
-    """An empty project folder (pyproject.toml, data/raw/) that the package takes as its root.
+def scratch_root(tmp_path, monkeypatch):
+    """An empty project folder, outside any git repository, that the package uses as its root.
 
-    ``scratch_project.settings(text)`` writes the ``[tool.<package>.etl]`` settings.
+    Its ``pyproject.toml`` names a project ``scratch-study``; the package's cached root and
+    settings are forgotten before and after, as are the inputs and results noted as read.
+    """
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "scratch-study"\n')
+    monkeypatch.setenv("PROJECT_ROOT", str(root))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    for cached in (paths.find_root, paths.config, paths.project_name):
+        cached.cache_clear()
+    provenance.reset()
+    yield root
+    for cached in (paths.find_root, paths.config, paths.project_name):
+        cached.cache_clear()
+    provenance.reset()
+
+
+@pytest.fixture
+def scratch_project(scratch_root):
+    """The scratch root with a ``data/raw/`` folder, for the ETL's tests.
+
+    ``scratch_project.settings(text)`` rewrites its ``pyproject.toml`` with TOML settings,
+    in which ``PACKAGE`` stands for the package's name.
     """
 
     class Scratch:
-        root = tmp_path / "project"
+        root = scratch_root
 
         @property
         def raw(self) -> Path:
@@ -33,15 +50,12 @@ def scratch_project(tmp_path, monkeypatch):
 
         def settings(self, toml: str = "") -> None:
             (self.root / "pyproject.toml").write_text(
-                '[project]\nname = "scratch-project"\n\n'
+                '[project]\nname = "scratch-study"\n\n'
                 + textwrap.dedent(toml).replace("PACKAGE", paths.PACKAGE)
             )
-            _forget_the_root()
+            for cached in (paths.find_root, paths.config, paths.project_name):
+                cached.cache_clear()
 
     scratch = Scratch()
     scratch.raw.mkdir(parents=True)
-    monkeypatch.setenv("PROJECT_ROOT", str(scratch.root))
-    scratch.settings()
-    yield scratch
-    monkeypatch.delenv("PROJECT_ROOT")
-    _forget_the_root()
+    return scratch

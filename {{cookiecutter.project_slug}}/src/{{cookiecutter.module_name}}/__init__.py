@@ -10,6 +10,8 @@
 - ``figures``: paper figures as PDF and EPS.
 - ``workspace``: an IPython extension listing the notebook's variables.
 - ``sweep``: parameter sweeps on a process pool or a Dask cluster.
+- ``lint``: ruff plus the notebook checks (``invoke lint``), and restart-and-run-all
+  of the notebooks (``invoke check-notebooks``).
 
 Modules are imported on demand, so ``import <package>`` stays cheap.
 """

@@ -1,0 +1,32 @@
+# %%
+"""Cell 3 of notebook.py, as a script."""
+# Extracted from tests/extract_cases/import_path/notebook.py, cell 3, by `invoke extract-cell`
+# (re-extract with --force after changing the notebook). Run it with
+# `python scripts/import_path.py --help`, or in a notebook with
+# `%run -i scripts/import_path.py`, which shares the notebook's variables.
+
+# %% Imports
+import argparse
+import sys
+
+from penguin_study import results
+
+# %% Parameters
+notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
+parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+)
+args = parser.parse_args()
+
+# %% Inputs, from cells 1-2 of tests/extract_cases/import_path/notebook.py
+# cell 1
+sys.path.insert(0, "tests/extract_cases/import_path")
+# cell 2
+import json
+from helpers import double  # a module next to the notebook, found through sys.path
+
+# %% Cell 3 of tests/extract_cases/import_path/notebook.py
+doubled = double(json.loads("[1, 2]"))
+
+# %% Save what the cell computed, with the arguments, in results/import_path/
+results.save("import_path", {"doubled": doubled}, args=args)
