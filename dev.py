@@ -115,8 +115,9 @@ def bench(names: list[str]) -> int:
 def demo() -> int:
     project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
-    say("running the example workflow: invoke --list, invoke test, invoke extract-cell")
+    say("running the example workflow: invoke --list, invoke etl, invoke test, invoke extract-cell")
     run(invoke, "--list", cwd=project)
+    run(invoke, "etl", cwd=project)
     run(invoke, "test", cwd=project)
     run(invoke, "cells", "notebooks/explore.ipynb", cwd=project)
     run(invoke, "extract-cell", "notebooks/explore.ipynb", "10", cwd=project)

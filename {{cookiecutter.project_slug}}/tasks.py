@@ -38,6 +38,35 @@ def test(c, args=""):
         raise Exit(code=code)
 
 
+@task(
+    iterable=["names"],
+    help={
+        "names": "load only this table (or file/folder under data/raw); repeat for more: -n a -n b",
+        "db": "database file to write (default: data/processed/<project>.sqlite)",
+        "force": "reload every file, even those unchanged since the last load",
+        "on-bad-lines": "error (default): a bad line fails its file; skip: load the other lines "
+        "and write the bad ones to data/processed/rejects/<table>.csv",
+        "quiet": "no progress bars",
+    },
+)
+def etl(c, names=None, db=None, force=False, on_bad_lines="error", quiet=False):
+    """Load every raw data file in data/raw/ into the SQLite database, typed and exact."""
+    from {{ cookiecutter.module_name }} import etl as loader
+
+    with user_errors():
+        reports = loader.run(
+            names or (), database=db, force=force, on_bad_lines=on_bad_lines, quiet=quiet
+        )
+        print(loader.summary(reports, db))
+        failed = [r.table for r in reports if r.status == "failed"]
+        if failed:
+            raise Exit(
+                f"Error: {len(failed)} of {len(reports)} tables failed to load: "
+                + ", ".join(failed),
+                code=1,
+            )
+
+
 @task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})
 def cells(c, notebook):
     """List a notebook's cells: number, kind, In [n], tags, first line, names each needs."""
@@ -243,4 +272,4 @@ def sweep(
             raise sweeps.SweepError(problem)
 
 
-ns = Collection(test, cells, extract_cell, results, lint, check_notebooks, figures, sweep)
+ns = Collection(test, etl, cells, extract_cell, results, lint, check_notebooks, figures, sweep)

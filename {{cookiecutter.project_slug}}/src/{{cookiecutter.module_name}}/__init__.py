@@ -1,7 +1,9 @@
 """The project's own package: one module per job of the research workflow.
 
 - ``paths``: the project root and its folders.
-- ``etl``: raw files in ``data/raw`` into one SQLite database (``invoke etl``).
+- ``etl``: raw files in ``data/raw`` into one SQLite database (``invoke etl``), with
+  ``loader`` (one table, atomically), ``rawfiles`` (decompression, CSV), ``formats``
+  (JSON Lines, XML, readers), ``inference`` (exact types); ``readers``: your own readers.
 - ``data``: load and query that database from notebooks and scripts.
 - ``cells``, ``extract``: notebook cells, and a cell turned into a script.
 - ``results``: numbered, provenance-carrying results of runs.

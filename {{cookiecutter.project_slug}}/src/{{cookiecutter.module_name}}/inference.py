@@ -1,0 +1,302 @@
+"""Exact column types for text fields, decided over every row while the rows stream past.
+
+A column starts with no type and moves up one way only: INTEGER -> REAL -> TEXT.
+Each batch of a column is converted by the column's current state, in Arrow
+(vectorised, no Python object per field):
+
+- INTEGER holds a field only when it is the canonical decimal form of a 64-bit
+  integer: ``str(int(field)) == field``. So ``007``, ``+5``, ``-0``, ``1e5``,
+  ``0x10`` and `` 5`` are not integers, and ``007`` keeps its leading zeros.
+- REAL holds a field only when it is a plain decimal number (an optional ``-``,
+  digits without a leading zero, an optional fraction and exponent) that is a
+  double written out: rounding the double to as many significant digits as the
+  field has (at most 17) gives the field's number back. So ``1.50`` (1.5), ``1e5``,
+  ``0.1`` and ``8.3945900000000009`` (a double printed with 17 digits) are REAL;
+  ``1e400``, ``0.10000000000000000001``, ``inf``, ``nan``, ``+1`` and ``01.5`` are not.
+  Integers in a REAL column must be at most 2**53 in magnitude.
+- TEXT holds anything, exactly as written.
+
+A field that is empty (by default) or equal to one of the table's
+``null_markers`` is NULL. A column that would be numeric but for a word such
+as ``NA`` loads as TEXT, and :attr:`Column.missing_words` says which words, so
+the summary can tell the user to set ``null_markers``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+NULL, INTEGER, REAL, TEXT = 0, 1, 2, 3
+TYPE_NAMES = {NULL: "TEXT", INTEGER: "INTEGER", REAL: "REAL", TEXT: "TEXT"}
+TYPES_BY_NAME = {"INTEGER": INTEGER, "REAL": REAL, "TEXT": TEXT}
+EXACT_IN_DOUBLE = 2**53
+MISSING_WORDS = frozenset(
+    [
+        "NA",
+        "N/A",
+        "n/a",
+        "na",
+        "NaN",
+        "nan",
+        "NAN",
+        "null",
+        "NULL",
+        "Null",
+        "None",
+        "none",
+        "-",
+        "--",
+        ".",
+        "?",
+        "#N/A",
+        "missing",
+        "Missing",
+        "MISSING",
+        "nil",
+        "NIL",
+    ]
+)
+REAL_SYNTAX = re.compile(r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+class Restart(Exception):
+    """Values already written for ``columns`` cannot be turned back into their text: load again
+    with those columns TEXT from the start."""
+
+    def __init__(self, columns: list[int]):
+        self.columns = columns
+        super().__init__(f"restart with columns {columns} as TEXT")
+
+
+class Misfit(Exception):
+    """A value does not fit a column whose type the settings fix."""
+
+
+@dataclass
+class Column:
+    """One column's state while a table loads."""
+
+    name: str
+    source: str
+    forced: int | None = None
+    state: int = NULL
+    max_abs: int = 0  # largest magnitude of the integers written so far
+    written: int = 0  # non-NULL values written so far
+    shadow: int = NULL  # the type the column would have without missing-value words
+    missing_words: Counter = field(default_factory=Counter)
+
+    def __post_init__(self):
+        if self.forced is not None:
+            self.state = self.forced
+        if self.forced == TEXT:
+            self.shadow = TEXT
+
+    @property
+    def sql_type(self) -> str:
+        return TYPE_NAMES[self.state]
+
+    def hint(self) -> str | None:
+        """Which missing-value words kept this otherwise numeric column TEXT, if any."""
+        if self.state != TEXT or self.shadow not in (INTEGER, REAL) or not self.missing_words:
+            return None
+        return ", ".join(f"{w!r} ({n} rows)" for w, n in self.missing_words.most_common())
+
+
+def _pa():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa, pc
+
+
+def _parsed(values, kind: str):
+    """``values`` cast to ``int64`` or ``float64`` by Arrow, or None if any does not parse."""
+    pa, pc = _pa()
+    try:
+        return pc.cast(values, getattr(pa, kind)())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def as_integers(values):
+    """``values`` (strings, NULLs) as int64, or None if any is not a canonical 64-bit integer."""
+    _, pc = _pa()
+    integers = _parsed(values, "int64")
+    if integers is None:
+        return None
+    # Arrow also parses "007", "-0" and "0x1f": a canonical integer starts with no 0 but "0" itself.
+    if pc.any(pc.starts_with(values, "-0")).as_py():
+        return None
+    if pc.any(
+        pc.and_(pc.starts_with(values, "0"), pc.greater(pc.binary_length(values), 1))
+    ).as_py():
+        return None
+    return integers
+
+
+def _exact_real(text: str) -> bool:
+    """Whether ``text`` is a double written out: the double rounded to as many significant
+    digits as ``text`` has (at most 17) gives ``text``'s number back, or the double is exactly it.
+
+    >>> [_exact_real(t) for t in ["1.50", "8.3945900000000009", "0.10000000000000000001", "1e400"]]
+    [True, True, False, False]
+    """
+    if not REAL_SYNTAX.fullmatch(text):
+        return False
+    number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):
+        return False
+    exact = Decimal(text)
+    if "." not in text and "e" not in text.lower():
+        return abs(int(text)) <= EXACT_IN_DOUBLE
+    mantissa = text.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0")
+    digits = max(len(mantissa), 1)
+    if digits <= 17 and exact == Decimal(format(number, f".{digits}g")):
+        return True
+    return exact == Decimal(number)
+
+
+def as_reals(values):
+    """``values`` as float64, or None if any field is not a double written out (see above)."""
+    pa, pc = _pa()
+    reals = _parsed(values, "float64")
+    if reals is None:
+        return None
+    if pc.all(pc.is_finite(reals)).as_py() is False:  # inf, nan and overflow stay text
+        return None
+    if pc.any(pc.match_substring_regex(values, r"^(\+|-?0[0-9])")).as_py():  # "+1", "01.5"
+        return None
+    # At most 15 significant digits and no exponent: the double gives the number back.
+    lengths = pc.binary_length(values)
+    hard = pc.or_(pc.greater(lengths, 15), pc.match_substring(values, "e", ignore_case=True))
+    if not pc.any(hard).as_py():
+        return reals
+    texts, doubles = values.filter(hard), reals.filter(hard)
+    printed = pc.cast(doubles, pa.string())
+    same = pc.equal(printed, texts)
+    if not pc.all(same).as_py():  # "2.50" prints as "2.5": compare without the zeros
+        dotted = pc.match_substring(texts, ".")
+        trimmed = pc.if_else(
+            dotted, pc.utf8_rtrim(pc.utf8_rtrim(texts, characters="0"), characters="."), texts
+        )
+        same = pc.or_(same, pc.equal(printed, trimmed))
+    rest = texts.filter(pc.invert(same)).to_pylist()
+    if all(_exact_real(text) for text in rest):
+        return reals
+    return None
+
+
+def null_mask(values, markers, empty_is_null: bool):
+    pa, pc = _pa()
+    mask = None
+    if empty_is_null:
+        mask = pc.equal(pc.binary_length(values), 0)
+    if markers is not None:
+        marked = pc.is_in(values, value_set=markers)
+        mask = marked if mask is None else pc.or_(mask, marked)
+    return mask
+
+
+class Typer:
+    """Converts batches of string columns to typed Arrow arrays, column states moving up."""
+
+    def __init__(self, columns: list[Column], null_markers: list[str], empty_is_null: bool = True):
+        pa, _ = _pa()
+        self.columns = columns
+        self.markers = pa.array(null_markers, pa.string()) if null_markers else None
+        self.empty_is_null = empty_is_null
+        self.missing = pa.array(sorted(MISSING_WORDS - set(null_markers)), pa.string())
+
+    def convert(self, arrays) -> tuple[list, list[tuple[int, int, int]]]:
+        """Typed arrays for one batch, and ``(column, old state, new state)`` for each demotion.
+
+        Raises :class:`Restart` when a column holding written REAL values must become TEXT
+        and :class:`Misfit` when a value does not fit a type fixed by the settings.
+        """
+        pa, pc = _pa()
+        out, demoted, restart = [], [], []
+        for index, (column, values) in enumerate(zip(self.columns, arrays, strict=True)):
+            if values.type != pa.string():
+                values = values.cast(pa.string())
+            mask = null_mask(values, self.markers, self.empty_is_null)
+            if mask is not None and pc.any(mask).as_py():
+                values = pc.if_else(mask, pa.scalar(None, pa.string()), values)
+            if values.null_count == len(values):
+                out.append(values)
+                continue
+            before = column.state
+            typed, state = self._convert(column, values)
+            if column.forced is not None and state > column.forced:
+                raise Misfit(index)
+            if state == TEXT and before in (INTEGER, REAL):
+                column.shadow = max(column.shadow, before)
+            if state != before and column.written:
+                if before == INTEGER and state == REAL and column.max_abs > EXACT_IN_DOUBLE:
+                    typed, state = values, TEXT  # those integers would not survive as doubles
+                if before == REAL:
+                    restart.append(index)  # a double does not remember its text ("1.50")
+                else:
+                    demoted.append((index, before, state))
+            if state == INTEGER:
+                low, high = pc.min_max(typed).values()
+                column.max_abs = max(column.max_abs, abs(low.as_py()), abs(high.as_py()))
+            if state == TEXT and column.shadow != TEXT:
+                self._track_missing_words(column, values)
+            column.state = state
+            column.written += len(values) - values.null_count
+            out.append(typed)
+        if restart:
+            raise Restart(restart)
+        return out, demoted
+
+    def _convert(self, column: Column, values):
+        if column.state <= INTEGER:
+            integers = as_integers(values)
+            if integers is not None:
+                return integers, INTEGER
+        if column.state <= REAL:
+            reals = as_reals(values)
+            if reals is not None:
+                return reals, REAL
+        return values, TEXT
+
+    def _track_missing_words(self, column: Column, values) -> None:
+        """Keep counting the missing-value words of a column that is TEXT only because of them."""
+        pa, pc = _pa()
+        words = pc.is_in(values, value_set=self.missing)
+        rest = values.filter(pc.invert(words))
+        kind = column.shadow
+        if rest.null_count < len(rest):
+            if kind <= INTEGER and as_integers(rest) is not None:
+                kind = INTEGER
+            elif kind <= REAL and as_reals(rest) is not None:
+                kind = REAL
+            else:
+                kind = TEXT
+        column.shadow = kind
+        if kind == TEXT:
+            column.missing_words.clear()
+            return
+        found = values.filter(words)
+        if len(found):
+            for item in pc.value_counts(found).to_pylist():
+                column.missing_words[item["values"]] += item["counts"]
+
+
+def fits(text: str, kind: int) -> bool:
+    """Whether one field can be stored exactly as ``kind`` (the careful reader's per-row check)."""
+    if kind == TEXT:
+        return True
+    if kind == INTEGER:
+        return text == str(_int_or_none(text)) and -(2**63) <= int(text) < 2**63
+    return _exact_real(text)
+
+
+def _int_or_none(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return None

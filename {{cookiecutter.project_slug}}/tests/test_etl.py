@@ -1,0 +1,746 @@
+"""`invoke etl`'s library: raw files into SQLite, typed exactly, atomically, with clear errors.
+
+The database is read back with the standard library's sqlite3 module, not with the
+package, so these tests do not trust the code they test.
+"""
+
+import bz2
+import csv
+import gzip
+import io
+import lzma
+import os
+import re
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import matplotlib
+import numpy
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from {{ cookiecutter.module_name }} import etl, paths, rawfiles
+from {{ cookiecutter.module_name }}.rawfiles import unique_names
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    """Write ``text`` compressed as the suffix says; ``bytes`` are written as they are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+        return path
+    compress = {
+        ".gz": gzip.compress,
+        ".bz2": bz2.compress,
+        ".xz": lzma.compress,
+        ".zst": zstandard.ZstdCompressor().compress,
+    }.get(path.suffix, lambda data: data)
+    path.write_bytes(compress(text.encode()))
+    return path
+
+
+def rows(table: str, database=None) -> list[tuple]:
+    with sqlite3.connect(database or paths.DATABASE) as con:
+        return con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+
+
+def types(table: str, database=None) -> dict[str, str]:
+    with sqlite3.connect(database or paths.DATABASE) as con:
+        return {name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info('{table}')")}
+
+
+def storage(table: str, column: str) -> set[str]:
+    with sqlite3.connect(paths.DATABASE) as con:
+        return {t for (t,) in con.execute(f'SELECT DISTINCT typeof("{column}") FROM "{table}"')}
+
+
+def run(**options) -> dict[str, etl.TableReport]:
+    return {r.table: r for r in etl.run(quiet=True, **options)}
+
+
+def column_type(scratch, *fields: str) -> str:
+    """The type `invoke etl` gives a one-column file holding ``fields``."""
+    write(scratch.raw / "one.csv", "x\n" + "\n".join(fields) + "\n")
+    report = run(force=True)["one"]
+    assert report.status == "loaded", report.error
+    return types("one")["x"]
+
+
+# ---- exact types ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        (["1", "-2", "0", "9223372036854775807", "-9223372036854775808"], "INTEGER"),
+        (["1", "007"], "TEXT"),  # leading zeros are kept: an INTEGER column would store 7
+        (["1", "+5"], "TEXT"),
+        (["1", " 5"], "TEXT"),
+        (["1", "0x1f"], "TEXT"),
+        (["1", "9223372036854775808"], "TEXT"),  # beyond 64 bits, and not exact as a double
+        (["1", "-0"], "REAL"),  # -0 is a number, but not an integer's canonical text
+        (["1", "2.5"], "REAL"),
+        (["1.50", "1e5", "0.1", "-.5", "8.3945900000000009"], "REAL"),
+        (["1", "9007199254740993", "1.5"], "TEXT"),  # 2**53 + 1 has no double
+        (["1.5", "0.10000000000000000001"], "TEXT"),
+        (["1.5", "1e400"], "TEXT"),
+        (["1.5", "inf"], "TEXT"),
+        (["1.5", "nan"], "TEXT"),
+        (["1.5", "01.5"], "TEXT"),
+        (["1", "1_000"], "TEXT"),
+        (["١٢"], "TEXT"),  # Arabic-Indic digits are text
+        (["1", "NA"], "TEXT"),
+    ],
+)
+def test_each_column_gets_the_narrowest_type_that_keeps_every_value(
+    scratch_project, fields, expected
+):
+    assert column_type(scratch_project, *fields) == expected
+
+
+def test_values_come_back_exactly_as_written(scratch_project):
+    """Integers, doubles, texts with leading zeros, -0 and huge integers survive unchanged."""
+    write(
+        scratch_project.raw / "exact.csv",
+        "i,r,t,z,big\n1,1.50,007,-0,123456789012345678901234567890\n-9223372036854775808,1e5,a,0.0,1\n",
+    )
+    run()
+    assert types("exact") == {"i": "INTEGER", "r": "REAL", "t": "TEXT", "z": "REAL", "big": "TEXT"}
+    (first, second) = rows("exact")
+    assert first == (1, 1.5, "007", -0.0, "123456789012345678901234567890")
+    assert str(first[3]) == "-0.0"  # the sign of zero is kept
+    assert second == (-9223372036854775808, 100000.0, "a", 0.0, "1")
+    assert storage("exact", "r") == {"real"} and storage("exact", "i") == {"integer"}
+
+
+def late(kind: str, count: int = 30_000) -> str:
+    return "\n".join(kind for _ in range(count))
+
+
+@pytest.mark.parametrize(
+    "early, last, expected, storage_types",
+    [
+        ("12", "2.5", "REAL", {"real"}),  # integers written early are read as doubles
+        ("12", "x", "TEXT", {"text"}),  # ... or turned back into their text
+        ("1.50", "x", "TEXT", {"text"}),  # doubles do not keep "1.50": the table loads again
+        ("9007199254740993", "2.5", "TEXT", {"text"}),  # too big for a double: TEXT
+    ],
+)
+def test_a_type_demoted_in_the_last_row_keeps_every_earlier_value(
+    scratch_project, early, last, expected, storage_types
+):
+    """30,000 rows of one kind, then one that does not fit: the early values are exact too."""
+    write(scratch_project.raw / "late.csv.gz", f"v\n{late(early)}\n{last}\n")
+    run()
+    assert types("late") == {"v": expected}
+    values = [v for (v,) in rows("late")]
+    assert len(values) == 30_001
+    assert storage("late", "v") == storage_types
+    if expected == "TEXT":
+        assert values == [early] * 30_000 + [last]
+    else:
+        assert values == [float(early)] * 30_000 + [float(last)]
+
+
+FIELD = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(-1e6, 1e6).map(lambda f: f"{f:.3f}"),
+    st.sampled_from(
+        ["", "NA", "007", "-0", "+1", " 2", "1e5", "0.0", "1.50", '"', "a,b", "x\ny", "é"]
+    ),
+    st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=8),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.lists(FIELD, min_size=3, max_size=3), min_size=1, max_size=30))
+def test_every_field_survives_as_pythons_csv_module_reads_it(scratch_project, table):
+    """Property: write rows with csv.writer; each loaded value is the field csv.reader reads
+    back (as text, or as a number whose canonical form is that text), NULL only for ''."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows([["a", "b", "c"], *table])
+    path = write(scratch_project.raw / "prop.csv", buffer.getvalue())
+    expected = list(csv.reader(io.StringIO(path.read_bytes().decode(), newline="")))[1:]
+    expected = [r for r in expected if r]  # csv.reader yields [] for a blank line; so do we skip it
+    report = run(force=True).get("prop")
+    if not expected:
+        assert report.status == "failed" and "no data rows" in report.error
+        return
+    assert report.status == "loaded", report.error
+    declared = types("prop")
+    loaded = rows("prop")
+    assert len(loaded) == len(expected)
+    for got_row, want_row in zip(loaded, expected, strict=True):
+        for name, got, want in zip("abc", got_row, want_row, strict=True):
+            if want == "":
+                assert got is None
+            elif declared[name] == "INTEGER":
+                assert isinstance(got, int) and str(got) == want
+            elif declared[name] == "REAL":
+                assert isinstance(got, float) and float(want) == got and want.strip() == want
+            else:
+                assert got == want
+    for index, name in enumerate("abc"):
+        fields = [r[index] for r in expected if r[index] != ""]
+        integers = all(re.fullmatch(r"-?[0-9]+", f) for f in fields)
+        if fields and integers and all(f == str(int(f)) and abs(int(f)) < 2**63 for f in fields):
+            assert declared[name] == "INTEGER", fields
+
+
+# ---- missing values ------------------------------------------------------------------------------
+
+
+def test_a_column_spoiled_only_by_na_loads_as_text_and_the_summary_says_how_to_fix_it(
+    scratch_project,
+):
+    write(scratch_project.raw / "birds.csv", "mass,name\n3750,a\nNA,b\n3800,NA\n")
+    report = run()["birds"]
+    assert types("birds") == {"mass": "TEXT", "name": "TEXT"}
+    assert report.hints == [
+        "birds: column 'mass' holds numbers but also 'NA' (1 rows), so it loaded as TEXT; "
+        'to read them as NULL add null_markers = ["NA"] under '
+        f"[tool.{paths.PACKAGE}.etl.tables.birds] in pyproject.toml"
+    ]
+    assert "null_markers" in etl.summary(list(run(force=True).values()))
+
+
+def test_null_markers_make_the_column_numeric(scratch_project):
+    scratch_project.settings(
+        """
+        [tool.PACKAGE.etl.tables.birds]
+        null_markers = ["NA"]
+        """
+    )
+    write(scratch_project.raw / "birds.csv", "mass,name\n3750,a\nNA,b\n3800,\n")
+    report = run()["birds"]
+    assert report.hints == []
+    assert types("birds") == {"mass": "INTEGER", "name": "TEXT"}
+    assert rows("birds") == [(3750, "a"), (None, "b"), (3800, None)]
+
+
+def test_empty_fields_can_be_kept_as_empty_text(scratch_project):
+    scratch_project.settings("[tool.PACKAGE.etl]\nempty_is_null = false\n")
+    write(scratch_project.raw / "e.csv", "a,b\n1,\n2,x\n")
+    run()
+    assert rows("e") == [(1, ""), (2, "x")]
+
+
+def test_types_in_the_settings_override_inference(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl.tables.zips]\ntypes = {zip = "TEXT", n = "REAL"}\n')
+    write(scratch_project.raw / "zips.csv", "zip,n\n12345,1\n02134,2\n")
+    run()
+    assert types("zips") == {"zip": "TEXT", "n": "REAL"}
+    assert rows("zips") == [("12345", 1.0), ("02134", 2.0)]
+
+
+def test_a_value_that_does_not_fit_a_set_type_is_a_bad_line(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl.tables.n]\ntypes = {n = "INTEGER"}\n')
+    write(scratch_project.raw / "n.csv", "n\n1\n2\nthree\n")
+    report = run()["n"]
+    assert report.status == "failed"
+    assert (
+        "data/raw/n.csv line 4: column 'n': 'three' is not INTEGER (types setting)" in report.error
+    )
+
+
+# ---- names ---------------------------------------------------------------------------------------
+
+
+def test_duplicate_and_empty_header_names_get_unique_names():
+    assert unique_names(["col", "col", "", "COL", "column_3"]) == [
+        "col",
+        "col_2",
+        "column_3",
+        "COL_3",
+        "column_3_2",
+    ]
+
+
+def test_the_header_mapping_is_recorded_in_the_manifest(scratch_project):
+    write(scratch_project.raw / "dup.csv", "a,a,\n1,2,3\n")
+    run()
+    assert list(types("dup")) == ["a", "a_2", "column_3"]
+    with sqlite3.connect(paths.DATABASE) as con:
+        (columns,) = con.execute(
+            "SELECT columns FROM _etl_manifest WHERE table_name = 'dup'"
+        ).fetchone()
+    assert '"name": "a_2", "header": "a"' in columns
+
+
+def test_a_hostile_header_is_only_a_column_name(scratch_project):
+    """Identifiers are quoted: this header makes a column of that name and nothing else happens."""
+    write(scratch_project.raw / "safe.csv", "x\n1\n")
+    run()
+    evil = 'a"; DROP TABLE safe; --'
+    write(scratch_project.raw / "evil.csv", f'"{evil.replace(chr(34), chr(34) * 2)}",b\n1,2\n')
+    run()
+    assert list(types("evil")) == [evil, "b"]
+    assert rows("safe") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "name, table",
+    [
+        ("Tweets 2015.csv.gz", "tweets_2015"),
+        ("2015.tsv", "t_2015"),
+        ("Café-Data.CSV", "cafe_data"),
+        ("a.b.csv.zip", "a_b"),
+        ("sqlite_x.csv", "t_sqlite_x"),
+    ],
+)
+def test_table_names_come_from_file_names(name, table):
+    assert etl.table_name(name) == table
+
+
+def test_two_files_with_one_table_name_are_an_error_that_names_both(scratch_project):
+    write(scratch_project.raw / "a b.csv", "x\n1\n")
+    write(scratch_project.raw / "a_b.csv.gz", "x\n2\n")
+    write(scratch_project.raw / "ok.csv", "x\n3\n")
+    reports = run()
+    assert reports["a_b"].status == "failed"
+    assert reports["a_b"].error.startswith(
+        "table a_b: data/raw/a b.csv and data/raw/a_b.csv.gz would both"
+    )
+    assert rows("ok") == [(3,)]
+
+
+# ---- formats -------------------------------------------------------------------------------------
+
+TEXT = 'id,name,score\n1,Ann,2.5\n2,"Bob, Jr.",3\n3,"multi\nline",\n'
+EXPECTED = [(1, "Ann", 2.5), (2, "Bob, Jr.", 3.0), (3, "multi\nline", None)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst"])
+def test_each_compression_loads_the_same_rows(scratch_project, suffix):
+    write(scratch_project.raw / f"t{suffix}", TEXT)
+    run()
+    assert rows("t") == EXPECTED
+
+
+def test_a_zip_with_one_member_loads(scratch_project):
+    with zipfile.ZipFile(scratch_project.raw / "t.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inner.csv", TEXT)
+    run()
+    assert rows("t") == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("bom.csv", b"\xef\xbb\xbf" + TEXT.encode()),
+        ("crlf.csv", TEXT.replace("\n", "\r\n").encode()),
+        ("tabs.tsv", TEXT.replace(",", "\t").replace('"Bob\t Jr."', "Bob, Jr.").encode()),
+        ("semicolons.csv", TEXT.replace(",", ";").replace('"Bob; Jr."', '"Bob, Jr."').encode()),
+        ("utf16.csv", TEXT.encode("utf-16")),
+        ("noeol.csv", TEXT.encode() + b"4,Dee,1"),
+    ],
+)
+def test_csv_as_found_in_the_wild(scratch_project, name, data):
+    """BOM, CRLF, tabs, semicolons, UTF-16 and a last line without a line end."""
+    write(scratch_project.raw / name, data)
+    report = run()[etl.table_name(name)]
+    assert report.status == "loaded", report.error
+    expected = [
+        EXPECTED[0],
+        EXPECTED[1],
+        (3, "multi\r\nline" if "crlf" in name else "multi\nline", None),
+    ]
+    assert list(types(etl.table_name(name))) == ["id", "name", "score"]
+    assert rows(etl.table_name(name)) == expected + ([(4, "Dee", 1.0)] if "noeol" in name else [])
+
+
+def test_a_configured_encoding_is_used(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl.tables.latin]\nencoding = "latin-1"\n')
+    write(scratch_project.raw / "latin.csv", "name\nCaf\xe9\n".encode("latin-1"))
+    run()
+    assert rows("latin") == [("Café",)]
+
+
+def test_matplotlibs_stock_prices_load_exactly(scratch_project):
+    """Real data written by others: matplotlib's sample msft.csv (dates, '29.50', volumes)."""
+    source = Path(matplotlib.get_data_path()) / "sample_data" / "msft.csv"
+    (scratch_project.raw / "msft.csv").write_bytes(source.read_bytes())
+    run()
+    assert types("msft") == {
+        "Date": "TEXT",
+        "Open": "REAL",
+        "High": "REAL",
+        "Low": "REAL",
+        "Close": "REAL",
+        "Volume": "INTEGER",
+        "Adj. Close*": "REAL",
+    }
+    expected = list(csv.reader(source.read_text().splitlines()))[1:]
+    assert [(r[0], repr(r[4]), str(r[5])) for r in rows("msft")][:2] == [
+        (expected[0][0], "29.96", expected[0][5]),
+        (expected[1][0], "29.5", expected[1][5]),
+    ]
+    assert len(rows("msft")) == len(expected)
+
+
+def test_a_comment_line_before_the_header_is_skipped_by_setting(scratch_project):
+    """matplotlib's Stocks.csv starts with '# Data source...': skip_rows = 1."""
+    scratch_project.settings("[tool.PACKAGE.etl.tables.stocks]\nskip_rows = 1\n")
+    source = Path(matplotlib.get_data_path()) / "sample_data" / "Stocks.csv"
+    (scratch_project.raw / "stocks.csv").write_bytes(source.read_bytes())
+    run()
+    expected = list(csv.reader(source.read_text().splitlines()))[2:]
+    loaded = rows("stocks")
+    assert len(loaded) == len(expected)
+    assert types("stocks")["IBM"] == "REAL"
+    for got, want in zip(loaded, expected, strict=True):
+        assert [None if w == "" else float(w) for w in want[1:]] == list(got[1:])
+
+
+def test_numpys_hex_test_vectors_stay_text(scratch_project):
+    """numpy's mt19937 test set: ' 0xc816921f' (with its space) is text, the seeds integers."""
+    source = Path(numpy.__file__).parent / "random" / "tests" / "data" / "mt19937-testset-1.csv"
+    (scratch_project.raw / "mt.csv").write_bytes(source.read_bytes())
+    run()
+    assert types("mt") == {"seed": "INTEGER", " 0xdeadbeaf": "TEXT"}
+    assert rows("mt")[:2] == [(0, " 0xc816921f"), (1, " 0xb3623c6d")]
+
+
+# ---- parts ---------------------------------------------------------------------------------------
+
+
+def test_a_folder_of_parts_loads_into_one_table(scratch_project):
+    for n in range(3):
+        write(
+            scratch_project.raw / "tweets" / f"part-000{n}.csv.gz",
+            f"id,text\n{n},t{n}\n{n + 10},u\n",
+        )
+    reports = run()
+    assert reports["tweets"].rows == 6
+    assert rows("tweets") == [(0, "t0"), (10, "u"), (1, "t1"), (11, "u"), (2, "t2"), (12, "u")]
+    with sqlite3.connect(paths.DATABASE) as con:
+        parts = con.execute("SELECT path, part, rows FROM _etl_manifest ORDER BY part").fetchall()
+    assert parts == [(f"data/raw/tweets/part-000{n}.csv.gz", n, 2) for n in range(3)]
+
+
+def test_parts_with_different_headers_are_an_error_naming_the_part(scratch_project):
+    write(scratch_project.raw / "t" / "a.csv", "id,text\n1,x\n")
+    write(scratch_project.raw / "t" / "b.csv", "id,body\n2,y\n")
+    report = run()["t"]
+    assert report.status == "failed"
+    assert report.error.startswith(
+        "data/raw/t/b.csv: its header differs from data/raw/t/a.csv's at column 2"
+    )
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+
+
+def bad(scratch, name: str, data: bytes | str, mode: str = "error") -> etl.TableReport:
+    write(scratch.raw / "good.csv", "x\n1\n")
+    write(scratch.raw / name, data)
+    reports = run(on_bad_lines=mode)
+    assert reports["good"].status in ("loaded", "skipped")
+    assert rows("good") == [(1,)]
+    return reports[etl.table_name(name)]
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+BIG = "a,b\n" + "".join(f"{i},{i * 7}\n" for i in range(20_000))
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        (
+            "ragged.csv",
+            "a,b\n1,2\n3\n4,5\n",
+            "data/raw/ragged.csv line 3: expected 2 fields, found 1: b'3' "
+            "(fix the file, or run with "
+            "--on-bad-lines skip to load the other lines)",
+        ),
+        (
+            "bytes.csv",
+            b"a,b\n1,2\n3,caf\xe9\n",
+            "data/raw/bytes.csv line 3: byte b'\\xe9' is not valid utf-8 (if the file is in "
+            'another encoding, set encoding = "latin-1" or its name in the table\'s settings): '
+            "b'3,caf\\xe9'",
+        ),
+        (
+            "cut.csv.gz",
+            truncated(gzip.compress(BIG.encode())),
+            "data/raw/cut.csv.gz: the file is damaged or cut short",
+        ),
+        (
+            "cut.csv.bz2",
+            truncated(bz2.compress(BIG.encode())),
+            "data/raw/cut.csv.bz2: the file is damaged or cut short",
+        ),
+        (
+            "empty.csv",
+            b"",
+            "data/raw/empty.csv: is empty (0 bytes): remove it or replace it with the real data",
+        ),
+        (
+            "header.csv",
+            "a,b\n",
+            "data/raw/header.csv: has a header but no data rows: nothing to load",
+        ),
+        ("blank.csv", "\n\n", "data/raw/blank.csv: holds no header line (only blank lines)"),
+    ],
+)
+def test_bad_input_fails_its_file_alone_with_a_message_naming_the_line(
+    scratch_project, name, data, message
+):
+    report = bad(scratch_project, name, data)
+    assert report.status == "failed"
+    assert message in report.error
+    with sqlite3.connect(paths.DATABASE) as con:
+        assert not con.execute(
+            "SELECT 1 FROM sqlite_schema WHERE name = ?", (report.table,)
+        ).fetchall()
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_a_zip_with_several_members_is_refused(scratch_project):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.csv", "x\n1\n")
+        archive.writestr("b.csv", "x\n2\n")
+    report = bad(scratch_project, "two.zip", buffer.getvalue())
+    assert report.error == (
+        "data/raw/two.zip: a .zip must hold exactly one data file, "
+        "this one holds 2 (a.csv, b.csv): "
+        "unzip it into a folder of parts instead"
+    )
+
+
+def test_an_unreadable_file_is_reported(scratch_project):
+    """A link to a file that is gone (root reads any file, so a mode of 000 would prove nothing)."""
+    write(scratch_project.raw / "good.csv", "x\n1\n")
+    (scratch_project.raw / "gone.csv").symlink_to(scratch_project.root / "nowhere.csv")
+    report = run()["gone"]
+    assert (
+        report.error
+        == "data/raw/gone.csv: cannot read it (No such file or directory): check the file"
+    )
+
+
+def test_a_pipe_named_like_a_data_file_is_refused_without_blocking(scratch_project):
+    os.mkfifo(scratch_project.raw / "pipe.csv")
+    report = run()["pipe"]
+    assert report.error.startswith("data/raw/pipe.csv: is not a regular file")
+
+
+def test_skip_writes_every_rejected_line_with_its_number_and_reason(scratch_project):
+    data = b"a,b\n1,2\n3\n4,5\n6,caf\xe9\n7,8,9\n10,11\n"
+    report = bad(scratch_project, "ragged.csv", data, mode="skip")
+    assert (report.status, report.rows, report.rejected) == ("loaded", 3, 3)
+    assert rows("ragged") == [(1, 2), (4, 5), (10, 11)]
+    rejects = (paths.PROCESSED_DIR / "rejects" / "ragged.csv").read_text(
+        encoding="utf-8", errors="surrogateescape"
+    )
+    assert list(csv.reader(io.StringIO(rejects)))[:2] == [
+        ["file", "line", "reason", "text"],
+        ["data/raw/ragged.csv", "3", "expected 2 fields, found 1", "3"],
+    ]
+    fifth = list(csv.reader(io.StringIO(rejects)))[2]
+    assert fifth[:2] == ["data/raw/ragged.csv", "5"]
+    assert fifth[2].startswith("byte b'\\xe9' is not valid utf-8")
+    assert "3 lines rejected (see data/processed/rejects/ragged.csv)" in etl.summary([report])
+    with sqlite3.connect(paths.DATABASE) as con:
+        assert con.execute(
+            "SELECT rows, rejected FROM _etl_manifest WHERE table_name='ragged'"
+        ).fetchone() == (3, 3)
+
+
+def test_a_truncated_file_fails_even_when_skipping(scratch_project):
+    report = bad(scratch_project, "cut.csv.gz", truncated(gzip.compress(BIG.encode())), mode="skip")
+    assert report.status == "failed" and "cut short" in report.error
+
+
+# ---- manifest, skipping and atomic replacement ---------------------------------------------------
+
+
+def test_the_manifest_records_each_source(scratch_project):
+    path = write(scratch_project.raw / "m.csv.gz", "a\n1\n2\n")
+    run()
+    with sqlite3.connect(paths.DATABASE) as con:
+        con.row_factory = sqlite3.Row
+        entry = dict(con.execute("SELECT * FROM _etl_manifest").fetchone())
+    import hashlib
+
+    assert entry["path"] == "data/raw/m.csv.gz"
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (entry["size"], entry["rows"], entry["rejected"]) == (path.stat().st_size, 2, 0)
+    assert entry["mtime_ns"] == path.stat().st_mtime_ns
+    assert entry["tool"].startswith(f"{paths.PACKAGE}.etl ")
+    assert entry["started"] <= entry["finished"]
+
+
+def test_unchanged_files_are_skipped_and_changed_ones_reload(scratch_project):
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    write(scratch_project.raw / "b.csv", "x\n2\n")
+    assert {t: r.status for t, r in run().items()} == {"a": "loaded", "b": "loaded"}
+    assert {t: r.status for t, r in run().items()} == {"a": "skipped", "b": "skipped"}
+    write(scratch_project.raw / "b.csv", "x\n3\n4\n")
+    assert {t: r.status for t, r in run().items()} == {"a": "skipped", "b": "loaded"}
+    assert rows("b") == [(3,), (4,)]
+    assert {t: r.status for t, r in run(force=True).items()} == {"a": "loaded", "b": "loaded"}
+    scratch_project.settings('[tool.PACKAGE.etl.tables.a]\ntypes = {x = "TEXT"}\n')
+    assert {t: r.status for t, r in run().items()} == {"a": "loaded", "b": "skipped"}
+
+
+def test_a_failed_reload_keeps_the_old_table(scratch_project):
+    write(scratch_project.raw / "keep.csv", "x\n1\n")
+    run()
+    write(scratch_project.raw / "keep.csv", "x\n1\n2,3\n")
+    assert run()["keep"].status == "failed"
+    assert rows("keep") == [(1,)]
+
+
+def test_names_limit_the_run(scratch_project):
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    write(scratch_project.raw / "b.csv", "x\n2\n")
+    assert list(run(names=["b"])) == ["b"]
+    with pytest.raises(etl.EtlError, match="no data file or folder in data/raw for 'c'"):
+        run(names=["c"])
+
+
+def test_an_index_is_created_when_configured(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl.tables.ix]\nindex = ["a", ["a", "b"]]\n')
+    write(scratch_project.raw / "ix.csv", "a,b\n1,2\n")
+    run()
+    with sqlite3.connect(paths.DATABASE) as con:
+        names = {n for (n,) in con.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")}
+    assert {"ix_a", "ix_a_b"} <= names
+
+
+def test_an_unknown_setting_is_refused_with_the_valid_ones(scratch_project):
+    scratch_project.settings("[tool.PACKAGE.etl.tables.a]\nnull_marker = ['NA']\n")
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    assert "unknown ETL setting 'null_marker'" in run()["a"].error
+
+
+def test_a_bad_line_in_a_later_part_is_skipped_and_earlier_parts_stay(scratch_project):
+    """The second part falls back on the careful reader; the first part's rows are kept once."""
+    write(scratch_project.raw / "p" / "1.csv", "a,b\n" + "".join(f"{i},{i}\n" for i in range(5000)))
+    write(scratch_project.raw / "p" / "2.csv", "a,b\n5000,x\n5001\n5002,y\n")
+    report = run(on_bad_lines="skip")["p"]
+    assert (report.status, report.rows, report.rejected) == ("loaded", 5002, 1)
+    assert types("p") == {"a": "INTEGER", "b": "TEXT"}
+    loaded = rows("p")
+    assert loaded[:2] == [(0, "0"), (1, "1")] and loaded[-2:] == [(5000, "x"), (5002, "y")]
+
+
+def test_another_database_file_can_be_named(scratch_project, tmp_path):
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    other = tmp_path / "elsewhere" / "other.sqlite"
+    run(database=other)
+    assert rows("a", other) == [(1,)]
+    assert not paths.DATABASE.exists()
+
+
+def test_txt_files_load_when_configured_with_their_delimiter_guessed(scratch_project):
+    write(scratch_project.raw / "notes.txt", "a\tb\n1\tx\n")
+    with pytest.raises(etl.EtlError, match="no data files"):
+        run()
+    scratch_project.settings('[tool.PACKAGE.etl]\nextensions = [".csv", ".txt"]\n')
+    run()
+    assert rows("notes") == [(1, "x")]
+
+
+def test_bz2_loads_with_the_standard_library_when_lbzip2_is_absent(scratch_project, monkeypatch):
+    """bz2 goes through lbzip2 (all cores) when installed, else through the bz2 module."""
+    monkeypatch.setattr(rawfiles.shutil, "which", lambda name: None)
+    write(scratch_project.raw / "plain.csv.bz2", "a,b\n1,x\n")
+    write(scratch_project.raw / "cut.csv.bz2", truncated(bz2.compress(BIG.encode())))
+    reports = run()
+    assert rows("plain") == [(1, "x")]
+    assert "the file is damaged or cut short" in reports["cut"].error
+
+
+def test_a_database_locked_by_another_writer_is_one_clear_error(scratch_project, monkeypatch):
+    """Another process holds the write lock past the busy timeout: one line, no traceback."""
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.module_name }} import loader
+
+    monkeypatch.setattr(loader, "BUSY_MS", 50)
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    run()
+    write(scratch_project.raw / "a.csv", "x\n22\n")
+    hold = (
+        "import sqlite3, sys, time\n"
+        "con = sqlite3.connect(sys.argv[1]); con.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True); time.sleep(60)\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", hold, str(paths.DATABASE)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline() == "locked\n"
+        with pytest.raises(etl.EtlError, match="the database is locked by another process"):
+            run()
+    finally:
+        other.kill()
+        other.wait()
+    assert rows("a") == [(1,)]
+
+
+def test_a_file_without_header_gets_the_configured_column_names(scratch_project):
+    """tornado's fr_FR.csv is one quoted line with no header: named by the settings."""
+    import tornado
+
+    source = Path(tornado.__file__).parent / "test" / "csv_translations" / "fr_FR.csv"
+    (scratch_project.raw / "fr_fr.csv").write_bytes(source.read_bytes())
+    assert "has a header but no data rows" in run()["fr_fr"].error  # its only line is a header
+    scratch_project.settings(
+        '[tool.PACKAGE.etl.tables.fr_fr]\nheader = false\ncolumns = ["english", "french"]\n'
+    )
+    run()
+    assert rows("fr_fr") == [("school", "école")]
+    assert list(types("fr_fr")) == ["english", "french"]
+
+
+def test_delimiter_and_quote_can_be_set(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl.tables.odd]\ndelimiter = ";"\nquote = "\'"\n')
+    write(scratch_project.raw / "odd.csv", "a;b\n1;'x;y'\n2;'it''s'\n")
+    run()
+    assert rows("odd") == [(1, "x;y"), (2, "it's")]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(st.sampled_from(["a", "1", ",", '"', "\n", "\r", " ", "é"]), min_size=1, max_size=30)
+)
+def test_raw_csv_text_loads_as_pythons_csv_module_reads_it_or_fails_naming_the_line(
+    scratch_project, body
+):
+    """Property, on text no csv.writer would write (stray quotes, lone CRs): the loaded rows
+    are csv.reader's rows as text, or the load fails on the first line csv.reader finds ragged."""
+    text = "h1,h2\n" + body
+    (scratch_project.raw / "raw.csv").write_bytes(text.encode())
+    reader = csv.reader(io.StringIO(text, newline=""))
+    expected, ragged = [], None
+    for record in list(reader)[1:]:
+        if record and len(record) != 2 and ragged is None:
+            ragged = record
+        if record:
+            expected.append(tuple(record))
+    scratch_project.settings('[tool.PACKAGE.etl.tables.raw]\ntypes = {h1 = "TEXT", h2 = "TEXT"}\n')
+    report = run(force=True)["raw"]
+    if ragged is not None:
+        assert report.status == "failed" and f"found {len(ragged)}" in report.error
+    elif not expected:
+        assert "no data rows" in report.error
+    else:
+        assert report.status == "loaded", report.error
+        assert rows("raw") == [tuple(None if f == "" else f for f in r) for r in expected]

@@ -1,0 +1,292 @@
+"""JSON Lines, XML row dumps and your own readers load through the same typed, atomic loader."""
+
+import bz2
+import gzip
+import json
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from {{ cookiecutter.module_name }} import etl, paths
+from {{ cookiecutter.module_name }}.readers import memetracker
+
+
+def rows(table: str) -> list[tuple]:
+    with sqlite3.connect(paths.DATABASE) as con:
+        return con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+
+
+def types(table: str) -> dict[str, str]:
+    with sqlite3.connect(paths.DATABASE) as con:
+        return {name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info('{table}')")}
+
+
+def run(**options) -> dict[str, etl.TableReport]:
+    return {r.table: r for r in etl.run(quiet=True, **options)}
+
+
+# Reddit-comment-like lines: a key that appears only later, nested objects, unicode,
+# numbers written with trailing zeros, a boolean and a null.
+COMMENTS = [
+    {"id": "c0299an", "score": 3, "body": "First", "ups": 1.50, "edited": False},
+    {"id": "c0299ao", "score": -1, "body": "naïve café ✓", "ups": 2, "edited": True,
+     "gilded": None},
+    {"id": "c0299ap", "score": 12, "body": "x", "ups": 0.25, "author": {"name": "bob", "karma": 7},
+     "tags": ["a", "b"], "distinguished": "moderator"},
+]  # fmt: skip
+
+
+def jsonl(records, tail: str = "") -> bytes:
+    return ("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n" + tail).encode()
+
+
+def test_json_lines_load_with_a_column_per_key_typed_exactly(scratch_project):
+    text = jsonl(COMMENTS).replace(b'"ups": 1.5,', b'"ups": 1.50,')
+    (scratch_project.raw / "comments.jsonl.gz").write_bytes(gzip.compress(text))
+    report = run()["comments"]
+    assert report.status == "loaded", report.error
+    assert types("comments") == {
+        "id": "TEXT", "score": "INTEGER", "body": "TEXT", "ups": "REAL", "edited": "INTEGER",
+        "gilded": "TEXT", "author": "TEXT", "tags": "TEXT", "distinguished": "TEXT",
+    }  # fmt: skip
+    loaded = rows("comments")
+    assert loaded[0] == ("c0299an", 3, "First", 1.5, 0, None, None, None, None)
+    assert loaded[1][2] == "naïve café ✓" and loaded[1][4] == 1
+    assert loaded[2][6:] == ('{"name":"bob","karma":7}', '["a","b"]', "moderator")
+    with sqlite3.connect(paths.DATABASE) as con:
+        (karma,) = con.execute(
+            "SELECT json_extract(author, '$.karma') FROM comments WHERE id = 'c0299ap'"
+        ).fetchone()
+    assert karma == 7
+
+
+def test_nested_objects_can_be_flattened_one_level(scratch_project):
+    scratch_project.settings("[tool.PACKAGE.etl.tables.comments]\nflatten = true\n")
+    (scratch_project.raw / "comments.ndjson").write_bytes(jsonl(COMMENTS))
+    run()
+    assert {"author_name", "author_karma"} <= set(types("comments"))
+    assert types("comments")["author_karma"] == "INTEGER"
+
+
+def test_a_configured_column_list_wins_and_other_keys_are_reported(scratch_project):
+    scratch_project.settings(
+        '[tool.PACKAGE.etl.tables.comments]\ncolumns = ["id", "score", "later"]\n'
+    )
+    (scratch_project.raw / "comments.jsonl").write_bytes(jsonl(COMMENTS))
+    report = run()["comments"]
+    assert list(types("comments")) == ["id", "score", "later"]
+    assert rows("comments")[0] == ("c0299an", 3, None)
+    assert any("'body' (3 records)" in hint for hint in report.hints)
+
+
+def test_a_line_that_is_not_json_is_a_bad_line_with_its_number(scratch_project):
+    (scratch_project.raw / "c.jsonl").write_bytes(jsonl(COMMENTS[:2], '{"id": "cut", "sco'))
+    report = run()["c"]
+    assert report.status == "failed"
+    assert report.error.startswith(
+        "data/raw/c.jsonl line 3: not valid JSON (Unterminated string starting at: column 15): "
+        'b\'{"id": "cut", "sco\''
+    )
+    skipped = run(on_bad_lines="skip")["c"]
+    assert (skipped.rows, skipped.rejected) == (2, 1)
+    assert len(rows("c")) == 2
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b"[1, 2]", "a JSON list, not an object"),
+        (b'{"a": "caf\xe9"}', "byte b'\\xe9' is not valid utf-8"),
+    ],
+)
+def test_json_lines_that_are_not_objects_or_not_utf8_are_bad_lines(scratch_project, line, reason):
+    (scratch_project.raw / "j.jsonl").write_bytes(b'{"a": 1}\n' + line + b"\n")
+    assert f"data/raw/j.jsonl line 2: {reason}" in run()["j"].error
+
+
+STACKEXCHANGE = """<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" CreationDate="2010-07-19T19:12:12.510" Score="23"
+       Body="&lt;p&gt;Ben &amp; Jerry&#x27;s &#x2713;&lt;/p&gt;" Tags="&lt;r&gt;" />
+  <row Id="2" PostTypeId="2" ParentId="1" CreationDate="2010-07-19T19:12:57.157"
+       Score="007" Body="b" />
+</posts>
+"""
+
+
+def test_an_xml_row_dump_loads_one_column_per_attribute(scratch_project):
+    (scratch_project.raw / "Posts.xml.bz2").write_bytes(bz2.compress(STACKEXCHANGE.encode()))
+    report = run()["posts"]
+    assert report.status == "loaded", report.error
+    assert types("posts") == {
+        "Id": "INTEGER", "PostTypeId": "INTEGER", "CreationDate": "TEXT", "Score": "TEXT",
+        "Body": "TEXT", "Tags": "TEXT", "ParentId": "INTEGER",
+    }  # fmt: skip
+    assert rows("posts")[0][4] == "<p>Ben & Jerry's ✓</p>"  # entities decoded
+    assert rows("posts")[1][3] == "007"
+
+
+def test_a_schema_in_the_settings_types_the_xml_columns(scratch_project):
+    scratch_project.settings(
+        "[tool.PACKAGE.etl.tables.posts]\n"
+        'types = {Score = "INTEGER", ParentId = "INTEGER", Id = "TEXT"}\n'
+    )
+    (scratch_project.raw / "Posts.xml").write_text(STACKEXCHANGE.replace('"007"', '"7"'))
+    run()
+    assert types("posts")["Score"] == "INTEGER" and types("posts")["Id"] == "TEXT"
+    assert [r[0] for r in rows("posts")] == ["1", "2"]
+
+
+def test_malformed_xml_fails_its_file_with_the_position(scratch_project):
+    (scratch_project.raw / "ok.csv").write_text("x\n1\n")
+    (scratch_project.raw / "bad.xml").write_text(
+        '<posts>\n<row Id="1" />\n<row Id="2" Body="a < b" />\n</posts>\n'
+    )
+    reports = run()
+    assert reports["ok"].status == "loaded"
+    assert reports["bad"].error == (
+        "data/raw/bad.xml: not well-formed XML at line 3, column 20 (after record 1): "
+        "not well-formed (invalid token)"
+    )
+
+
+MEME = (
+    "P\thttp://blogs.abcnews.com/politicalpunch/2008/09/obama-says-mc-1.html\n"
+    "T\t2008-09-09 22:35:24\n"
+    "Q\tthat's not change\n"
+    "Q\tyou know you can put lipstick on a pig\n"
+    "L\thttp://reuters.com/article/politicsnews/idusn2944356420080901\n"
+    "\n"
+    "P\thttp://example.org/b\n"
+    "T\t2008-09-10 01:00:00\n"
+    "Q\tlipstick on a pig\n"
+)
+
+
+def test_the_example_reader_reads_memetracker_blocks():
+    import io
+
+    documents = list(memetracker(io.StringIO(MEME)))
+    assert documents == [
+        {
+            "url": "http://blogs.abcnews.com/politicalpunch/2008/09/obama-says-mc-1.html",
+            "time": "2008-09-09 22:35:24",
+            "quotes": ["that's not change", "you know you can put lipstick on a pig"],
+            "links": ["http://reuters.com/article/politicsnews/idusn2944356420080901"],
+        },
+        {
+            "url": "http://example.org/b",
+            "time": "2008-09-10 01:00:00",
+            "quotes": ["lipstick on a pig"],
+            "links": [],
+        },
+    ]
+
+
+def test_a_file_pattern_maps_files_to_a_reader_of_the_package(scratch_project):
+    scratch_project.settings(
+        '[tool.PACKAGE.etl]\nreaders = {"memetracker/*" = "PACKAGE.readers:memetracker"}\n'
+    )
+    (scratch_project.raw / "memetracker").mkdir()
+    (scratch_project.raw / "memetracker" / "quotes_2008-09.txt.gz").write_bytes(
+        gzip.compress(MEME.encode())
+    )
+    report = run()["memetracker"]
+    assert report.status == "loaded", report.error
+    assert types("memetracker") == {
+        "url": "TEXT",
+        "time": "TEXT",
+        "quotes": "TEXT",
+        "links": "TEXT",
+    }
+    assert rows("memetracker")[1] == (
+        "http://example.org/b",
+        "2008-09-10 01:00:00",
+        '["lipstick on a pig"]',
+        "[]",
+    )
+
+
+def test_a_reader_that_raises_fails_its_file_with_the_record_and_line(scratch_project):
+    scratch_project.settings(
+        '[tool.PACKAGE.etl]\nreaders = {"*.txt" = "PACKAGE.readers:memetracker"}\n'
+    )
+    (scratch_project.raw / "ok.csv").write_text("x\n1\n")
+    (scratch_project.raw / "broken.txt").write_text(MEME + "\nX no tab here\n")
+    reports = run()
+    assert reports["ok"].status == "loaded"
+    assert reports["broken"].error == (
+        f"data/raw/broken.txt: reader {paths.PACKAGE}.readers:memetracker raised ValueError "
+        "after record 2 "
+        "(line 11): line 11 is not '<P|T|Q|L><tab><value>': 'X no tab here'"
+    )
+    with sqlite3.connect(paths.DATABASE) as con:
+        assert con.execute("SELECT name FROM sqlite_schema WHERE name = 'broken'").fetchall() == []
+
+
+def test_a_reader_that_cannot_be_found_is_named(scratch_project):
+    scratch_project.settings(
+        '[tool.PACKAGE.etl]\nreaders = {"*.txt" = "PACKAGE.readers:nothing"}\n'
+    )
+    (scratch_project.raw / "x.txt").write_text(MEME)
+    assert (
+        run()["x"].error == f"data/raw/x.txt: reader '{paths.PACKAGE}.readers:nothing': "
+        f"{paths.PACKAGE}.readers has no function 'nothing'"
+    )
+
+
+def test_a_json_array_file_is_refused_with_a_way_to_split_it(scratch_project):
+    (scratch_project.raw / "array.json").write_text('[\n  {"a": 1},\n  {"a": 2}\n]\n')
+    assert run(on_bad_lines="skip")["array"].error == (
+        "data/raw/array.json: is one JSON array, not one object per line: "
+        "split it, e.g. jq -c '.[]'"
+    )
+
+
+VALUE = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=6),
+    st.sampled_from(["007", "1.50", "-0", "NA", ""]),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.dictionaries(st.sampled_from("abc"), VALUE, min_size=1), min_size=1, max_size=25)
+)
+def test_every_json_value_survives_as_its_text(scratch_project, records):
+    """Property: each loaded value is the JSON value's text (a number as written, true as 1),
+    as a number exactly when its column is numeric, NULL only for null, '' or a missing key."""
+    path = scratch_project.raw / "prop.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    report = run(force=True)["prop"]
+    assert report.status == "loaded", report.error
+    declared = types("prop")
+    assert set(declared) == set().union(*records)
+    loaded = rows("prop")
+    assert len(loaded) == len(records)
+    for got_row, record in zip(loaded, records, strict=True):
+        for name, got in zip(declared, got_row, strict=True):
+            value = record.get(name)
+            text = (
+                value
+                if value is None or isinstance(value, str)
+                else ("1" if value else "0")
+                if isinstance(value, bool)
+                else json.dumps(value)
+            )
+            if text is None or text == "":
+                assert got is None
+            elif declared[name] == "INTEGER":
+                assert got == int(text)
+            elif declared[name] == "REAL":
+                assert isinstance(got, float) and got == float(text)
+            else:
+                assert got == text
