@@ -115,17 +115,9 @@ def bench(names: list[str]) -> int:
 def demo() -> int:
     project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
-    say("running the example workflow: invoke --list, invoke etl, invoke test, invoke extract-cell")
-    run(invoke, "--list", cwd=project)
-    run(invoke, "etl", cwd=project)
-    run(invoke, "test", cwd=project)
-    run(invoke, "cells", "notebooks/explore.ipynb", cwd=project)
-    run(invoke, "extract-cell", "notebooks/explore.ipynb", "10", cwd=project)
-    if any((project / "results").glob("*/*.json")):
-        say("building the paper figures: invoke figures (then open figures/index.html)")
-        run(invoke, "figures", cwd=project)
-    else:
-        say("invoke figures skipped: no results yet (the example's sweep saves them)")
+    say("running the example workflow: invoke workflow --check")
+    run(invoke, "workflow", "--check", cwd=project)
+    run(invoke, "results", "kmeans", cwd=project)
     say(f"done. The project is {project}")
     for folder in ("data/processed", "scripts", "results", "figures"):
         found = sorted(p for p in (project / folder).rglob("*") if p.is_file() and p.name != ".gitkeep")

@@ -181,7 +181,8 @@ def next_steps(context: dict, git_said: str) -> str:
         "  python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'",
     ]
     lines += [
-        "  .venv/bin/invoke --list         # every task",
+        "  .venv/bin/invoke workflow      # raw data -> database -> scripts -> results -> figures",
+        "  .venv/bin/invoke --list        # every task",
         "  .venv/bin/invoke test          # the project's tests",
     ]
     return "\n".join(lines)

@@ -101,6 +101,7 @@ def test_bake_exits_zero_and_prints_the_next_steps(baked):
     assert baked.path.name == "penguin-study"
     assert "cd penguin-study" in baked.stdout
     assert "invoke test" in baked.stdout
+    assert "invoke workflow" in baked.stdout
 
 
 def test_baked_files_are_exactly_the_expected_set(baked):

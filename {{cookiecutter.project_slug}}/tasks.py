@@ -272,4 +272,47 @@ def sweep(
             raise sweeps.SweepError(problem)
 
 
-ns = Collection(test, etl, cells, extract_cell, results, lint, check_notebooks, figures, sweep)
+@task(
+    help={
+        "force": "reload every raw file and rebuild every figure (extracted scripts are kept)",
+        "check": "also run every notebook top to bottom (invoke check-notebooks) at the end",
+    }
+)
+def workflow(c, force=False, check=False):
+    """Run the pipeline: etl, the extractions and sweeps of [tool.<package>.workflow], figures.
+
+    Each step is a task of its own and skips what is up to date: unchanged raw files
+    are not reloaded, a script that exists is not extracted again (it is yours now),
+    sweeps resume, and figures newer than their sources and results are kept.
+    """
+    from {{ cookiecutter.module_name }} import paths
+
+    with user_errors():
+        steps = paths.config().get("workflow", {})
+        root = paths.find_root()
+
+    def step(title):
+        print(f"\n== {title}", flush=True)
+
+    step("invoke etl")
+    etl(c, force=force, quiet=True)
+    for extraction in steps.get("extract", []):
+        script = root / "scripts" / f"{extraction['name']}.py"
+        if script.exists():
+            step(f"{script.relative_to(root)} exists: not extracted again")
+            continue
+        step(f"invoke extract-cell {extraction['notebook']} {extraction['cell']}")
+        extract_cell(c, extraction["notebook"], str(extraction["cell"]), name=extraction["name"])
+    for run in steps.get("sweep", []):
+        step(f"invoke sweep {run['script']} --grid {run['grid']!r} --resume")
+        sweep(c, run["script"], grid=run["grid"], resume=True)
+    step("invoke figures")
+    figures(c, force=force)
+    if check:
+        step("invoke check-notebooks")
+        check_notebooks(c)
+
+
+ns = Collection(
+    workflow, etl, cells, extract_cell, sweep, results, figures, lint, check_notebooks, test
+)
