@@ -57,6 +57,8 @@ COMMON_FILES = {
     "src/{module}/results.py",
     "src/{module}/sweep.py",
     "src/{module}/workspace.py",
+    "src/{module}/workflow.py",
+    "tests/test_workflow.py",
     "tests/conftest.py",
     "tests/test_cells.py",
     "tests/test_data.py",

@@ -33,7 +33,11 @@ def test(c, args=""):
     import shlex
     import subprocess
 
-    code = subprocess.run([sys.executable, "-m", "pytest", *shlex.split(args)]).returncode
+    try:
+        words = shlex.split(args)
+    except ValueError as error:
+        raise Exit(f"Error: --args {args!r}: {error}; quote it as a shell would", code=1) from None
+    code = subprocess.run([sys.executable, "-m", "pytest", *words]).returncode
     if code:
         raise Exit(code=code)
 
@@ -42,7 +46,7 @@ def test(c, args=""):
     iterable=["names"],
     help={
         "names": "load only this table (or file/folder under data/raw); repeat for more: -n a -n b",
-        "db": "database file to write (default: data/processed/<project>.sqlite)",
+        "db": "database file to write (default: data/processed/{{ cookiecutter.module_name }}.sqlite)",
         "force": "reload every file, even those unchanged since the last load",
         "on-bad-lines": "error (default): a bad line fails its file; skip: load the other lines "
         "and write the bad ones to data/processed/rejects/<table>.csv",
@@ -285,31 +289,28 @@ def workflow(c, force=False, check=False):
     are not reloaded, a script that exists is not extracted again (it is yours now),
     sweeps resume, and figures newer than their sources and results are kept.
     """
-    from {{ cookiecutter.module_name }} import paths
-
+    if c.remainder:
+        raise Exit(f"Error: invoke workflow takes no names after --: {c.remainder!r}", code=1)
     with user_errors():
-        steps = paths.config().get("workflow", {})
-        root = paths.find_root()
+        from {{ cookiecutter.module_name }}.workflow import plan
 
-    def step(title):
+        steps = plan()
+
+    def say(title):
         print(f"\n== {title}", flush=True)
 
-    step("invoke etl")
+    say("invoke etl")
     etl(c, force=force, quiet=True)
-    for extraction in steps.get("extract", []):
-        script = root / "scripts" / f"{extraction['name']}.py"
-        if script.exists():
-            step(f"{script.relative_to(root)} exists: not extracted again")
-            continue
-        step(f"invoke extract-cell {extraction['notebook']} {extraction['cell']}")
-        extract_cell(c, extraction["notebook"], str(extraction["cell"]), name=extraction["name"])
-    for run in steps.get("sweep", []):
-        step(f"invoke sweep {run['script']} --grid {run['grid']!r} --resume")
-        sweep(c, run["script"], grid=run["grid"], resume=True)
-    step("invoke figures")
+    for step in steps:
+        say(step.title)
+        if step.kind == "extract" and not step.done:
+            extract_cell(c, **step.options)
+        elif step.kind == "sweep":
+            sweep(c, resume=True, **step.options)
+    say("invoke figures")
     figures(c, force=force)
     if check:
-        step("invoke check-notebooks")
+        say("invoke check-notebooks")
         check_notebooks(c)
 
 

@@ -20,9 +20,23 @@ def test_root_is_the_folder_holding_pyproject():
 
 
 def test_database_is_named_after_the_project():
-    """The default database lives in data/processed and is named after the distribution."""
-    assert paths.DATABASE.parent == ROOT / "data" / "processed"
-    assert paths.DATABASE.name == paths.project_name().replace("-", "_") + ".sqlite"
+    """The default database lives in data/processed and is named after the package."""
+    assert paths.DATABASE == ROOT / "data" / "processed" / "{{ cookiecutter.module_name }}.sqlite"
+
+
+def test_a_broken_pyproject_is_one_clear_line(tmp_path):
+    """A TOML syntax error names the file and says to fix it, without a traceback."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x\n')
+    code = f"from {paths.PACKAGE} import paths; paths.config()"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PROJECT_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert f"{tmp_path / 'pyproject.toml'}: " in done.stderr
+    assert "fix the TOML and run again" in done.stderr
 
 
 def test_project_root_variable_must_point_at_a_project(tmp_path):

@@ -51,18 +51,26 @@ def find_root() -> Path:
     )
 
 
+def pyproject() -> dict:
+    """The project's ``pyproject.toml``; a broken file is one clear error."""
+    path = find_root() / "pyproject.toml"
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ProjectError(f"{path}: {error}: fix the TOML and run again") from None
+
+
 @cache
 def config() -> dict:
     """The project's settings: the ``[tool.<package>]`` table of ``pyproject.toml``."""
-    with open(find_root() / "pyproject.toml", "rb") as handle:
-        return tomllib.load(handle).get("tool", {}).get(PACKAGE, {})
+    return pyproject().get("tool", {}).get(PACKAGE, {})
 
 
 @cache
 def project_name() -> str:
     """The distribution name from ``pyproject.toml`` (e.g. ``penguin-study``)."""
-    with open(find_root() / "pyproject.toml", "rb") as handle:
-        return tomllib.load(handle)["project"]["name"]
+    return pyproject()["project"]["name"]
 
 
 def __getattr__(name: str) -> Path:
@@ -83,7 +91,7 @@ def __getattr__(name: str) -> Path:
     if name in folders:
         return find_root().joinpath(*folders[name])
     if name == "DATABASE":
-        return find_root() / "data" / "processed" / f"{project_name().replace('-', '_')}.sqlite"
+        return find_root() / "data" / "processed" / f"{PACKAGE}.sqlite"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
