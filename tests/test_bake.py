@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
-from conftest import bake, make_venv
+from conftest import TEMPLATE, bake, make_venv
 
 # Every file of a default bake (the worked example included), git's own files aside.
 EXAMPLE_FILES = {
@@ -290,6 +290,15 @@ def test_hostile_values_stay_data(tmp_path):
     assert result.path.name == "bob-s-lab-study"
     assert (result.path / "README.md").read_text().startswith(f"# {name}\n")
     subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=result.path, check=True)
+
+
+def test_answers_are_jinja_templates_as_the_readme_warns(tmp_path):
+    """Cookiecutter renders answers (how the slug derives from the name): documented, not hidden."""
+    result = bake(tmp_path, "author_name={{ 6 * 7 }} Lab")
+    assert result.exit_code == 0, result.stderr
+    assert 'name = "42 Lab"' in (result.path / "pyproject.toml").read_text()
+    readme = (TEMPLATE / "README.md").read_text()
+    assert "never bake with answers, config or replay files you" in readme
 
 
 def test_a_unicode_project_name_gets_an_ascii_slug_and_module(tmp_path):

@@ -205,7 +205,7 @@ def check_notebooks(c, timeout=600):
 def figures(c, names=None, force=False, jobs=0, list_=False):
     """Rebuild the paper figures: run notebooks/figures/*.py headless into figures/*.pdf, *.eps.
 
-    `invoke figures -- purity kmeans_purity` builds just those figures or sources
+    `invoke figures -- kmeans_purity` builds just that figure (figure or source names)
     (as does `-n NAME`, repeated); by default every source that is out of date.
     """
     from {{ cookiecutter.module_name }} import figure_build
