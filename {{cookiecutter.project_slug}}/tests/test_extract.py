@@ -285,6 +285,22 @@ def test_a_missing_or_broken_notebook_is_refused(tmp_path):
         ProjectError, match=r"other.ipynb is not a valid notebook \(.*\): restore it from git"
     ):
         cells.read(tmp_path / "other.ipynb")
+    with pytest.raises(ProjectError) as folder:
+        cells.read(tmp_path)
+    assert str(folder.value) == (
+        f"{tmp_path} is a folder; {tmp_path} holds other.ipynb: give one of them"
+    )
+
+
+def test_a_long_reason_is_cut_at_a_word(tmp_path):
+    """jupytext's long refusal of a file it cannot read is cut at a word and marked '...'."""
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ProjectError) as broken:
+        cells.read(text)
+    reason = str(broken.value).split(" (", 1)[1].rsplit("): ", 1)[0]
+    assert reason.endswith(" ...") and len(reason) <= 104
+    assert reason.startswith("Extension '' is not a notebook extension.")
 
 
 @pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a b", "x.py", "x;rm -rf", "ünïcode-", "-x"])

@@ -273,6 +273,8 @@ def read(path: str | os.PathLike) -> Notebook:
     """
     path = Path(path)
     shown = str(path)
+    if path.is_dir():
+        raise NotebookError(f"{shown} is a folder; {_what_exists(path / 'x.ipynb')}")
     if not path.is_file():
         raise NotebookError(f"{shown} does not exist; {_what_exists(path)}")
     main = _read_one(path, shown)
@@ -313,7 +315,9 @@ def _read_one(path: Path, shown: str):
         )
         raise NotebookError(f"{shown} is not a valid notebook ({reason}): {REPAIR}") from None
     except Exception as error:  # jupytext and nbformat raise many kinds on a damaged file
-        reason = " ".join(str(error).split())[:100] or type(error).__name__
+        reason = " ".join(str(error).split()) or type(error).__name__
+        if len(reason) > 100:
+            reason = reason[:100].rsplit(" ", 1)[0] + " ..."
         raise NotebookError(f"{shown} is not a valid notebook ({reason}): {REPAIR}") from None
 
 
