@@ -213,12 +213,27 @@ def test_overlapping_translucent_points_are_rasterized_and_said_so(root):
     assert ax.get_rasterization_zorder() is None and ax.xaxis.get_zorder() == 0.5, "figure restored"
 
 
+def eps_image_size(path) -> tuple[int, int]:
+    """Width and height in pixels of the one raster image in an EPS (its image dictionary)."""
+    found = re.findall(rb"\n(\d+) (\d+) 8 \[", path.read_bytes())
+    assert len(found) == 1, found
+    return int(found[0][0]), int(found[0][1])
+
+
 def test_the_eps_dpi_setting_is_used_and_stated(root):
-    configure(root, eps_dpi=150)
-    fig, ax = line_figure()
-    ax.scatter([1, 1.02], [2, 2], s=200, alpha=0.5)
-    with pytest.warns(figures.FigureWarning, match="rasterized at 150 dpi"):
-        figures.savefig(fig, "coarse")
+    """eps_dpi = 150 is said, recorded, and the raster has half the pixels of 300 dpi a side."""
+    sizes = {}
+    for dpi in (150, 300):
+        configure(root, eps_dpi=dpi)
+        fig, ax = line_figure()
+        ax.scatter([1, 1.02], [2, 2], s=200, alpha=0.5)
+        with pytest.warns(figures.FigureWarning, match=f"rasterized at {dpi} dpi"):
+            figures.savefig(fig, f"dots{dpi}")
+        sidecar = json.loads((root / "figures" / f"dots{dpi}.json").read_text())
+        assert sidecar["eps"]["dpi"] == dpi
+        sizes[dpi] = eps_image_size(root / "figures" / f"dots{dpi}.eps")
+    (coarse_w, coarse_h), (fine_w, fine_h) = sizes[150], sizes[300]
+    assert abs(2 * coarse_w - fine_w) <= 2 and abs(2 * coarse_h - fine_h) <= 2, sizes
 
 
 def test_with_the_warn_setting_the_artists_are_named_and_drawn_opaque(root):
