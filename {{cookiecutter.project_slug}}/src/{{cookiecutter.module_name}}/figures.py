@@ -61,7 +61,7 @@ DEFAULTS = {
     "timeout": 1800,
 }
 FORMATS = ("pdf", "eps")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+NAME = paths.PLAIN_NAME
 # The rc settings use_paper_style adds to seaborn's paper context.
 PAPER_RC = {
     # TrueType (Type 42) fonts: submission systems reject matplotlib's default Type 3.

@@ -11,6 +11,7 @@ directory.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,10 @@ from pathlib import Path
 from .errors import ProjectError
 
 PACKAGE = __name__.rpartition(".")[0]
+
+# A name that can be one file or folder name anywhere (an experiment, a figure): no
+# separators, no leading dot or dash. Results and figures both check names with it.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 class ProjectRootNotFound(ProjectError):

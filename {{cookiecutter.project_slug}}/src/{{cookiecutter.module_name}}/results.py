@@ -92,7 +92,7 @@ RUN_COLUMNS = [
 ]
 MAX_SCALAR_TEXT = 200
 KEY_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "sklearn", "torch")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+NAME = paths.PLAIN_NAME
 MATLAB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 
 _IMPORTED_AT = time.time()
