@@ -276,6 +276,7 @@ def free_port() -> int:
             "Error: scripts/toy.py has no option --alpha: it has --k, --seed, --sleep",
         ),
         (["scripts/missing.py", "--grid", "k=2"], "Error: script 'scripts/missing.py' does not exist"),
+        (["scripts/toy.py", "--grid", "k=2", "--jobs", "-3"], "Error: --jobs -3: give a whole number of 1"),
         (
             ["scripts/toy.py", "--grid", "k=2", "--scheduler", "tcp://127.0.0.1:{port}"],
             "Error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} (Timed out",

@@ -346,6 +346,41 @@ def test_a_failed_run_keeps_its_stderr_and_the_sweep_goes_on(project, without_da
     assert list(outcome.table()["error"]) == errors
 
 
+@pytest.mark.parametrize("jobs", [-3, 0])
+def test_jobs_below_one_are_refused_before_anything_runs(project, jobs):
+    with pytest.raises(SweepError) as error:
+        sweep.sweep(sweep.plan("scripts/toy.py", "k=2"), jobs=jobs)
+    assert str(error.value) == f"--jobs {jobs}: give a whole number of 1 or more"
+    assert not (project / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("jobs = -3", "jobs = -3 in [tool.{package}.sweep] of pyproject.toml: give a whole number"),
+        ('jobs = "four"', "jobs = 'four' in [tool.{package}.sweep] of pyproject.toml: give a"),
+        ("jobs = 2.5", "jobs = 2.5 in [tool.{package}.sweep] of pyproject.toml: give a whole"),
+        ("batch_size = 0", "batch_size = 0 in [tool.{package}.sweep] of pyproject.toml: give a"),
+        ("threads_per_run = 0", "threads_per_run = 0 in [tool.{package}.sweep] of pyproject"),
+        ("connect_timeout = 0", "connect_timeout = 0 in [tool.{package}.sweep] of pyproject.toml: "
+         "give a number of seconds above 0"),
+        ('connect_timeout = "soon"', "connect_timeout = 'soon' in [tool.{package}.sweep]"),
+    ],
+)  # fmt: skip
+def test_a_bad_number_in_the_sweep_settings_is_refused_before_anything_runs(
+    project, setting, message
+):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("jobs = 2\nbatch_size = 2", setting))
+    _clear_caches()
+    plan = sweep.plan("scripts/toy.py", "k=2")
+    for jobs in (None, 2):  # --jobs does not hide a bad setting
+        with pytest.raises(SweepError) as error:
+            sweep.sweep(plan, jobs=jobs)
+        assert str(error.value).startswith(message.format(package=paths.PACKAGE))
+    assert not (project / "results").exists()
+
+
 def _job(project, state):
     state.mkdir(parents=True)
     return {

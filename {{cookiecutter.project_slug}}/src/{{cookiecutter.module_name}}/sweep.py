@@ -71,6 +71,57 @@ def config() -> dict:
     return paths.config().get("sweep", {})
 
 
+# Numeric settings of [tool.<package>.sweep]: whole numbers of at least 1, or a positive number.
+WHOLE_SETTINGS = ("jobs", "batch_size", "threads_per_run")
+POSITIVE_SETTINGS = ("connect_timeout",)
+
+
+def check_config() -> dict:
+    """The sweep settings, once their numbers are checked (a bad one is a one-line error)."""
+    settings = config()
+    table = f"[tool.{paths.PACKAGE}.sweep] of pyproject.toml"
+    for key in WHOLE_SETTINGS:
+        if key in settings:
+            whole_number(settings[key], f"{key} = {settings[key]!r} in {table}")
+    for key in POSITIVE_SETTINGS:
+        if key in settings and not _number(settings[key], float) > 0:
+            raise SweepError(
+                f"{key} = {settings[key]!r} in {table}: give a number of seconds above 0"
+            )
+    return settings
+
+
+def check_jobs(jobs: int | None) -> int:
+    """How many runs go at once: ``jobs`` (``--jobs``), else ``sweep.jobs``, else one per core.
+
+    The sweep settings are checked too: a bad number fails here, before anything runs.
+    """
+    settings = check_config()
+    if jobs is not None:
+        return whole_number(jobs, f"--jobs {jobs}")
+    return int(settings.get("jobs") or os.cpu_count() or 1)
+
+
+def whole_number(value, what: str) -> int:
+    """``value`` as a whole number of 1 or more; ``what`` names it in the error otherwise."""
+    number = _number(value, int)
+    if not number >= 1:
+        raise SweepError(f"{what}: give a whole number of 1 or more")
+    return int(number)
+
+
+def _number(value, kind) -> float:
+    """``kind(value)`` for a number or its text (not a bool, nor a float for int); else NaN."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return math.nan
+    if kind is int and isinstance(value, float):
+        return math.nan
+    try:
+        return kind(value)
+    except ValueError:
+        return math.nan
+
+
 # ---- the script's own options -----------------------------------------------------------------
 
 
@@ -872,7 +923,7 @@ def sweep(
     ``notify`` receives one-line messages (where the runs go); the progress bar
     (done / failed / running, ETA) is shown only on a terminal.
     """
-    jobs = int(jobs or config().get("jobs") or os.cpu_count() or 1)
+    jobs = check_jobs(jobs)
     # Unique, also for two sweeps started in the same second: the state files of one
     # must never be taken for an earlier attempt of the other's runs.
     sweep_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -920,7 +971,8 @@ def _run_environment() -> dict:
 
 
 def _batches(runs: list[Run], slots: int) -> list[list[dict]]:
-    size = config().get("batch_size") or max(1, min(32, len(runs) // (max(slots, 1) * 16)))
+    size = int(config().get("batch_size") or 0)
+    size = size or max(1, min(32, len(runs) // (max(slots, 1) * 16)))
     items = [{"index": r.index, "arguments": r.arguments} for r in runs]
     return [items[i : i + size] for i in range(0, len(items), size)]
 
