@@ -452,3 +452,17 @@ def test_slurm_needs_a_known_profile_and_sbatch(project, monkeypatch):
     monkeypatch.setenv("PATH", str(project))
     with pytest.raises(SweepError, match="sbatch is not on PATH: run a --slurm sweep on the"):
         sweep.sweep(plan, slurm="short")
+
+
+@pytest.mark.parametrize("jobs, shown", [('"four"', "'four'"), ("0", "0")])
+def test_a_slurm_profile_with_a_bad_number_of_jobs_is_one_clear_error(project, jobs, shown):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("jobs = 3", f"jobs = {jobs}"))
+    _clear_caches()
+    with pytest.raises(SweepError) as error:
+        sweep.sweep(sweep.plan("scripts/toy.py", "k=2"), slurm="short")
+    assert str(error.value) == (
+        f"SLURM profile 'short': jobs = {shown} in [tool.{paths.PACKAGE}.sweep.slurm.short] "
+        "of pyproject.toml: give a whole number of 1 or more"
+    )
+    assert not (project / "results").exists()

@@ -755,7 +755,7 @@ def _backend(jobs: int, scheduler: str | None, slurm: str | None, notify):
         )
         return _Pool(jobs)
     if slurm:
-        jobs = int(_slurm_profile(slurm).get("jobs", 1))
+        jobs = _slurm_jobs(slurm)
         if not shutil.which("sbatch"):
             raise SweepError(
                 "sbatch is not on PATH: run a --slurm sweep on the cluster's login node"
@@ -831,6 +831,13 @@ def _slurm_profile(name: str) -> dict:
             "add one to pyproject.toml"
         )
     return profiles[name]
+
+
+def _slurm_jobs(name: str) -> int:
+    """How many SLURM jobs profile ``name`` submits (its ``jobs``, 1 if not given)."""
+    jobs = _slurm_profile(name).get("jobs", 1)
+    where = f"[tool.{paths.PACKAGE}.sweep.slurm.{name}] of pyproject.toml"
+    return whole_number(jobs, f"SLURM profile {name!r}: jobs = {jobs!r} in {where}")
 
 
 # ---- the sweep ----------------------------------------------------------------------------------
