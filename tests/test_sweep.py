@@ -308,3 +308,10 @@ def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(p
         "Error: scripts/kmeans.py has no option --alpha: it has --k, --seed, --fresh "
         "(see python scripts/kmeans.py --help)"
     )
+    mistyped = project.run(*command, "k=2,a", "--dry-run", check=False)
+    assert mistyped.returncode == 1
+    assert mistyped.stderr.strip() == (
+        "Error: --k 'a': scripts/kmeans.py reads --k as type=int, and 'a' is not a whole number: "
+        "fix the value"
+    )
+    assert mistyped.stdout == ""

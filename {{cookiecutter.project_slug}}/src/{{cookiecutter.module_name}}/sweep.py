@@ -59,6 +59,8 @@ TAIL_BYTES = 4000
 FLAG_ACTIONS = {"store_true", "store_false", "store_const", "append_const", "count"}
 TRUE_WORDS = {"true", "yes", "on", "1"}
 FALSE_WORDS = {"false", "no", "off", "0"}
+# The argparse types whose values are checked before a sweep starts.
+CONVERTERS = {"int": int, "float": float}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -137,6 +139,7 @@ class Option:
     takes_value: bool = True
     negation: str | None = None  # "--no-x" of a BooleanOptionalAction
     default: object = UNKNOWN
+    kind: str | None = None  # "int" or "float" when the source says type=int / type=float
 
 
 def script_options(script: Path, timeout: float = 60) -> dict[str, Option]:
@@ -189,8 +192,10 @@ def _options_from_source(tree: ast.AST) -> dict[str, Option] | None:
         dest = keywords.get("dest")
         dest = dest.value if isinstance(dest, ast.Constant) else longs[0][2:].replace("-", "_")
         negation = "--no-" + longs[0][2:] if action_name == "BooleanOptionalAction" else None
+        kind = keywords.get("type")
+        kind = kind.id if isinstance(kind, ast.Name) and kind.id in CONVERTERS else None
         options[dest] = Option(
-            longs[0], dest, takes_value, negation, _default(keywords, action_name)
+            longs[0], dest, takes_value, negation, _default(keywords, action_name), kind
         )
     return options
 
@@ -461,6 +466,7 @@ def plan(
             f"{_shown(path)} has no option {', '.join('--' + n.lstrip('-') for n in unknown)}: "
             f"it has {known} (see python {_shown(path)} --help)"
         )
+    _check_types(combos, options, path)
     experiment = experiment or path.stem
     results.folder_of(experiment)  # refuses a name that is not one folder name
     runs = [
@@ -471,6 +477,24 @@ def plan(
     if resume:
         _mark_complete(result)
     return result
+
+
+def _check_types(combos: list[dict], options: dict[str, Option], path: Path) -> None:
+    """Refuse a value the script's argparse would refuse for its type=int / type=float."""
+    for setting in combos:
+        for name, value in setting.items():
+            option = _option_for(name, options)
+            if not (option.takes_value and option.kind):
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                try:
+                    CONVERTERS[option.kind](_text(item))
+                except ValueError:
+                    kind = {"int": "a whole number", "float": "a number"}[option.kind]
+                    raise SweepError(
+                        f"{option.flag} {_text(item)!r}: {_shown(path)} reads {option.flag} as "
+                        f"type={option.kind}, and {_text(item)!r} is not {kind}: fix the value"
+                    ) from None
 
 
 def _script_path(script: str | os.PathLike) -> Path:
