@@ -296,8 +296,10 @@ def test_bad_input_is_one_clear_line_and_runs_nothing(toy, arguments, message):
 
 
 def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(project):
-    """Step 4 of the README on the example: cell 10 extracted, its sweep planned (a dry run:
-    running it needs the example's database) and an option it lacks refused."""
+    """Step 4 of the README on the example: cell 10 extracted and its sweep planned. A dry run
+    checks the planned commands here; tests/test_workflow.py runs this sweep for real, through
+    `invoke workflow`. An option the script lacks, and a k that is not a whole number, are
+    refused before anything runs."""
     project.run("invoke", "extract-cell", "notebooks/explore.ipynb", "10")
     command = ["invoke", "sweep", "scripts/kmeans.py", "--grid"]
     planned = project.run(*command, "k=2,3,4,5,6", "--dry-run").stdout.splitlines()
