@@ -276,6 +276,7 @@ def free_port() -> int:
             "Error: scripts/toy.py has no option --alpha: it has --k, --seed, --sleep",
         ),
         (["scripts/missing.py", "--grid", "k=2"], "Error: script 'scripts/missing.py' does not exist"),
+        (["scripts/toy.py", "--grid", "k=2", "--jobs", "-3"], "Error: --jobs -3: give a whole number of 1"),
         (
             ["scripts/toy.py", "--grid", "k=2", "--scheduler", "tcp://127.0.0.1:{port}"],
             "Error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} (Timed out",
@@ -295,8 +296,10 @@ def test_bad_input_is_one_clear_line_and_runs_nothing(toy, arguments, message):
 
 
 def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(project):
-    """Step 4 of the README on the example: cell 10 extracted, its sweep planned (a dry run:
-    running it needs the example's database) and an option it lacks refused."""
+    """Step 4 of the README on the example: cell 10 extracted and its sweep planned. A dry run
+    checks the planned commands here; tests/test_workflow.py runs this sweep for real, through
+    `invoke workflow`. An option the script lacks, and a k that is not a whole number, are
+    refused before anything runs."""
     project.run("invoke", "extract-cell", "notebooks/explore.ipynb", "10")
     command = ["invoke", "sweep", "scripts/kmeans.py", "--grid"]
     planned = project.run(*command, "k=2,3,4,5,6", "--dry-run").stdout.splitlines()
@@ -307,3 +310,10 @@ def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(p
         "Error: scripts/kmeans.py has no option --alpha: it has --k, --seed, --fresh "
         "(see python scripts/kmeans.py --help)"
     )
+    mistyped = project.run(*command, "k=2,a", "--dry-run", check=False)
+    assert mistyped.returncode == 1
+    assert mistyped.stderr.strip() == (
+        "Error: --k 'a': scripts/kmeans.py reads --k as type=int, and 'a' is not a whole number: "
+        "fix the value"
+    )
+    assert mistyped.stdout == ""

@@ -256,6 +256,7 @@ def sweep(
     with user_errors():
         from {{ cookiecutter.module_name }} import sweep as sweeps
 
+        sweeps.check_jobs(jobs or None)  # a bad --jobs or sweep setting fails before planning
         plan = sweeps.plan(
             script,
             grid or None,

@@ -181,11 +181,11 @@ def test_options_are_read_from_the_scripts_argparse_calls(tmp_path):
         )
     )
     assert sweep.script_options(script) == {
-        "k": Option("--k", "k", default=3),
-        "n_iter": Option("--n-iter", "n_iter", default=None),
+        "k": Option("--k", "k", default=3, kind="int"),
+        "n_iter": Option("--n-iter", "n_iter", default=None, kind="int"),
         "verbose": Option("--verbose", "verbose", takes_value=False, default=False),
         "plot": Option("--plot", "plot", takes_value=False, negation="--no-plot", default=None),
-        "sizes": Option("--sizes", "sizes", default=None),
+        "sizes": Option("--sizes", "sizes", default=None, kind="float"),
         "output": Option("--out", "output", default="out.csv"),
         "jobs": Option("--jobs", "jobs", default=sweep.UNKNOWN),
     }
@@ -277,6 +277,39 @@ def test_a_plan_refuses_bad_input_before_anything_runs(project, script, grid, me
     assert not (project / "results").exists()
 
 
+def test_a_value_the_scripts_argparse_type_refuses_is_refused_before_anything_runs(project):
+    (project / "scripts" / "typed.py").write_text(
+        "import argparse\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--k', type=int)\n"
+        "parser.add_argument('--alpha', type=float)\n"
+        "parser.add_argument('--sizes', nargs='+', type=float)\n"
+        "parser.add_argument('--label', type=str)\n"
+        "parser.add_argument('--fast', action='store_true')\n"
+        "parser.parse_args()\n"
+    )
+    for grid, value in [("k=2,a", "'a'"), ("k=2.0", "'2.0'"), ("k=true", "'true'")]:
+        with pytest.raises(SweepError) as error:
+            sweep.plan("scripts/typed.py", grid)
+        assert str(error.value) == (
+            f"--k {value}: scripts/typed.py reads --k as type=int, and {value} is not a whole "
+            "number: fix the value"
+        )
+    with pytest.raises(SweepError, match="^--alpha 'big': scripts/typed.py reads --alpha as"):
+        sweep.plan("scripts/typed.py", "alpha=0.1,big")
+    settings = project / "runs.json"
+    settings.write_text(json.dumps([{"sizes": [0.5, 1, "x"]}]))
+    with pytest.raises(SweepError, match="^--sizes 'x': .* type=float, and 'x' is not a number"):
+        sweep.plan("scripts/typed.py", settings=settings)
+    # what argparse takes is planned: int and float text, numbers from a file, any label
+    settings.write_text(json.dumps([{"k": 3, "alpha": 1, "sizes": [0.5, 1], "label": "x"}]))
+    planned = sweep.plan("scripts/typed.py", "fast=yes", settings=settings).runs[0].arguments
+    assert planned == ["--k", "3", "--alpha", "1", "--sizes", "0.5", "1", "--label", "x", "--fast"]
+    grid = "k=-1,+2,1_000 alpha=1e-3,nan,-inf,3"
+    assert len(sweep.plan("scripts/typed.py", grid).runs) == 12
+    assert not (project / "results").exists()
+
+
 def test_the_experiment_name_cannot_leave_the_results_folder(project):
     with pytest.raises(sweep.ProjectError, match="must be one folder name"):
         sweep.plan("scripts/toy.py", "k=2", experiment="../elsewhere")
@@ -314,8 +347,8 @@ def test_resume_skips_settings_with_a_complete_result_of_the_same_script(project
     outcome = sweep.sweep(again)
     assert saved() == [(2, 1), (3, 1), (4, 1)]
     assert list(outcome.table()["status"]) == ["skipped (complete)"] * 2 + ["done"]
-    # "2" given as 2.0 matches the int the script recorded; a repeat needs a second result
-    twice = sweep.plan("scripts/toy.py", {"k": ["2.0", "5"], "seed": ["1"]}, repeat=2, resume=True)
+    # "2" given as "+2" matches the int the script recorded; a repeat needs a second result
+    twice = sweep.plan("scripts/toy.py", {"k": ["+2", "5"], "seed": ["1"]}, repeat=2, resume=True)
     assert [r.existing is not None for r in twice.runs] == [True, False, False, False]
     # an option left out has the script's default: seed=0 here, not the seed=1 saved above
     assert [r.existing is None for r in sweep.plan("scripts/toy.py", "k=2", resume=True).runs] == [
@@ -344,6 +377,41 @@ def test_a_failed_run_keeps_its_stderr_and_the_sweep_goes_on(project, without_da
     )
     errors = ["", "k=2 cannot be fitted", "", "k=3 cannot be fitted"]
     assert list(outcome.table()["error"]) == errors
+
+
+@pytest.mark.parametrize("jobs", [-3, 0])
+def test_jobs_below_one_are_refused_before_anything_runs(project, jobs):
+    with pytest.raises(SweepError) as error:
+        sweep.sweep(sweep.plan("scripts/toy.py", "k=2"), jobs=jobs)
+    assert str(error.value) == f"--jobs {jobs}: give a whole number of 1 or more"
+    assert not (project / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("jobs = -3", "jobs = -3 in [tool.{package}.sweep] of pyproject.toml: give a whole number"),
+        ('jobs = "four"', "jobs = 'four' in [tool.{package}.sweep] of pyproject.toml: give a"),
+        ("jobs = 2.5", "jobs = 2.5 in [tool.{package}.sweep] of pyproject.toml: give a whole"),
+        ("batch_size = 0", "batch_size = 0 in [tool.{package}.sweep] of pyproject.toml: give a"),
+        ("threads_per_run = 0", "threads_per_run = 0 in [tool.{package}.sweep] of pyproject"),
+        ("connect_timeout = 0", "connect_timeout = 0 in [tool.{package}.sweep] of pyproject.toml: "
+         "give a number of seconds above 0"),
+        ('connect_timeout = "soon"', "connect_timeout = 'soon' in [tool.{package}.sweep]"),
+    ],
+)  # fmt: skip
+def test_a_bad_number_in_the_sweep_settings_is_refused_before_anything_runs(
+    project, setting, message
+):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("jobs = 2\nbatch_size = 2", setting))
+    _clear_caches()
+    plan = sweep.plan("scripts/toy.py", "k=2")
+    for jobs in (None, 2):  # --jobs does not hide a bad setting
+        with pytest.raises(SweepError) as error:
+            sweep.sweep(plan, jobs=jobs)
+        assert str(error.value).startswith(message.format(package=paths.PACKAGE))
+    assert not (project / "results").exists()
 
 
 def _job(project, state):
@@ -417,3 +485,17 @@ def test_slurm_needs_a_known_profile_and_sbatch(project, monkeypatch):
     monkeypatch.setenv("PATH", str(project))
     with pytest.raises(SweepError, match="sbatch is not on PATH: run a --slurm sweep on the"):
         sweep.sweep(plan, slurm="short")
+
+
+@pytest.mark.parametrize("jobs, shown", [('"four"', "'four'"), ("0", "0")])
+def test_a_slurm_profile_with_a_bad_number_of_jobs_is_one_clear_error(project, jobs, shown):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("jobs = 3", f"jobs = {jobs}"))
+    _clear_caches()
+    with pytest.raises(SweepError) as error:
+        sweep.sweep(sweep.plan("scripts/toy.py", "k=2"), slurm="short")
+    assert str(error.value) == (
+        f"SLURM profile 'short': jobs = {shown} in [tool.{paths.PACKAGE}.sweep.slurm.short] "
+        "of pyproject.toml: give a whole number of 1 or more"
+    )
+    assert not (project / "results").exists()

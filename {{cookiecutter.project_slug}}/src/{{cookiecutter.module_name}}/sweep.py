@@ -59,6 +59,8 @@ TAIL_BYTES = 4000
 FLAG_ACTIONS = {"store_true", "store_false", "store_const", "append_const", "count"}
 TRUE_WORDS = {"true", "yes", "on", "1"}
 FALSE_WORDS = {"false", "no", "off", "0"}
+# The argparse types whose values are checked before a sweep starts.
+CONVERTERS = {"int": int, "float": float}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -69,6 +71,57 @@ class SweepError(ProjectError):
 def config() -> dict:
     """The ``[tool.<package>.sweep]`` settings of pyproject.toml."""
     return paths.config().get("sweep", {})
+
+
+# Numeric settings of [tool.<package>.sweep]: whole numbers of at least 1, or a positive number.
+WHOLE_SETTINGS = ("jobs", "batch_size", "threads_per_run")
+POSITIVE_SETTINGS = ("connect_timeout",)
+
+
+def check_config() -> dict:
+    """The sweep settings, once their numbers are checked (a bad one is a one-line error)."""
+    settings = config()
+    table = f"[tool.{paths.PACKAGE}.sweep] of pyproject.toml"
+    for key in WHOLE_SETTINGS:
+        if key in settings:
+            whole_number(settings[key], f"{key} = {settings[key]!r} in {table}")
+    for key in POSITIVE_SETTINGS:
+        if key in settings and not _number(settings[key], float) > 0:
+            raise SweepError(
+                f"{key} = {settings[key]!r} in {table}: give a number of seconds above 0"
+            )
+    return settings
+
+
+def check_jobs(jobs: int | None) -> int:
+    """How many runs go at once: ``jobs`` (``--jobs``), else ``sweep.jobs``, else one per core.
+
+    The sweep settings are checked too: a bad number fails here, before anything runs.
+    """
+    settings = check_config()
+    if jobs is not None:
+        return whole_number(jobs, f"--jobs {jobs}")
+    return int(settings.get("jobs") or os.cpu_count() or 1)
+
+
+def whole_number(value, what: str) -> int:
+    """``value`` as a whole number of 1 or more; ``what`` names it in the error otherwise."""
+    number = _number(value, int)
+    if not number >= 1:
+        raise SweepError(f"{what}: give a whole number of 1 or more")
+    return int(number)
+
+
+def _number(value, kind) -> float:
+    """``kind(value)`` for a number or its text (not a bool, nor a float for int); else NaN."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return math.nan
+    if kind is int and isinstance(value, float):
+        return math.nan
+    try:
+        return kind(value)
+    except ValueError:
+        return math.nan
 
 
 # ---- the script's own options -----------------------------------------------------------------
@@ -86,6 +139,7 @@ class Option:
     takes_value: bool = True
     negation: str | None = None  # "--no-x" of a BooleanOptionalAction
     default: object = UNKNOWN
+    kind: str | None = None  # "int" or "float" when the source says type=int / type=float
 
 
 def script_options(script: Path, timeout: float = 60) -> dict[str, Option]:
@@ -138,8 +192,10 @@ def _options_from_source(tree: ast.AST) -> dict[str, Option] | None:
         dest = keywords.get("dest")
         dest = dest.value if isinstance(dest, ast.Constant) else longs[0][2:].replace("-", "_")
         negation = "--no-" + longs[0][2:] if action_name == "BooleanOptionalAction" else None
+        kind = keywords.get("type")
+        kind = kind.id if isinstance(kind, ast.Name) and kind.id in CONVERTERS else None
         options[dest] = Option(
-            longs[0], dest, takes_value, negation, _default(keywords, action_name)
+            longs[0], dest, takes_value, negation, _default(keywords, action_name), kind
         )
     return options
 
@@ -410,6 +466,7 @@ def plan(
             f"{_shown(path)} has no option {', '.join('--' + n.lstrip('-') for n in unknown)}: "
             f"it has {known} (see python {_shown(path)} --help)"
         )
+    _check_types(combos, options, path)
     experiment = experiment or path.stem
     results.folder_of(experiment)  # refuses a name that is not one folder name
     runs = [
@@ -420,6 +477,24 @@ def plan(
     if resume:
         _mark_complete(result)
     return result
+
+
+def _check_types(combos: list[dict], options: dict[str, Option], path: Path) -> None:
+    """Refuse a value the script's argparse would refuse for its type=int / type=float."""
+    for setting in combos:
+        for name, value in setting.items():
+            option = _option_for(name, options)
+            if not (option.takes_value and option.kind):
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                try:
+                    CONVERTERS[option.kind](_text(item))
+                except ValueError:
+                    kind = {"int": "a whole number", "float": "a number"}[option.kind]
+                    raise SweepError(
+                        f"{option.flag} {_text(item)!r}: {_shown(path)} reads {option.flag} as "
+                        f"type={option.kind}, and {_text(item)!r} is not {kind}: fix the value"
+                    ) from None
 
 
 def _script_path(script: str | os.PathLike) -> Path:
@@ -704,7 +779,7 @@ def _backend(jobs: int, scheduler: str | None, slurm: str | None, notify):
         )
         return _Pool(jobs)
     if slurm:
-        jobs = int(_slurm_profile(slurm).get("jobs", 1))
+        jobs = _slurm_jobs(slurm)
         if not shutil.which("sbatch"):
             raise SweepError(
                 "sbatch is not on PATH: run a --slurm sweep on the cluster's login node"
@@ -780,6 +855,13 @@ def _slurm_profile(name: str) -> dict:
             "add one to pyproject.toml"
         )
     return profiles[name]
+
+
+def _slurm_jobs(name: str) -> int:
+    """How many SLURM jobs profile ``name`` submits (its ``jobs``, 1 if not given)."""
+    jobs = _slurm_profile(name).get("jobs", 1)
+    where = f"[tool.{paths.PACKAGE}.sweep.slurm.{name}] of pyproject.toml"
+    return whole_number(jobs, f"SLURM profile {name!r}: jobs = {jobs!r} in {where}")
 
 
 # ---- the sweep ----------------------------------------------------------------------------------
@@ -872,7 +954,7 @@ def sweep(
     ``notify`` receives one-line messages (where the runs go); the progress bar
     (done / failed / running, ETA) is shown only on a terminal.
     """
-    jobs = int(jobs or config().get("jobs") or os.cpu_count() or 1)
+    jobs = check_jobs(jobs)
     # Unique, also for two sweeps started in the same second: the state files of one
     # must never be taken for an earlier attempt of the other's runs.
     sweep_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -920,7 +1002,8 @@ def _run_environment() -> dict:
 
 
 def _batches(runs: list[Run], slots: int) -> list[list[dict]]:
-    size = config().get("batch_size") or max(1, min(32, len(runs) // (max(slots, 1) * 16)))
+    size = int(config().get("batch_size") or 0)
+    size = size or max(1, min(32, len(runs) // (max(slots, 1) * 16)))
     items = [{"index": r.index, "arguments": r.arguments} for r in runs]
     return [items[i : i + size] for i in range(0, len(items), size)]
 
