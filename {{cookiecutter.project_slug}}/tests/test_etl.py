@@ -645,6 +645,32 @@ def test_another_database_file_can_be_named(scratch_project, tmp_path):
     assert not paths.DATABASE.exists()
 
 
+@pytest.mark.parametrize(
+    "where, reason",
+    [
+        ("folder", "it is a folder"),
+        ("text", "file is not a database"),
+        ("/proc/nope/x.sqlite", "No such file or directory"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line_error(scratch_project, where, reason):
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    database = {
+        "folder": scratch_project.root / "a-folder",
+        "text": scratch_project.root / "notes.sqlite",
+    }.get(where, Path(where))
+    if where == "folder":
+        database.mkdir()
+    elif where == "text":
+        database.write_text("these are notes, not a database\n" * 10)
+    with pytest.raises(etl.EtlError) as error:
+        run(database=database)
+    assert str(error.value) == (
+        f"cannot open database {database}: {reason}; give --db the path of an SQLite file, "
+        "or of a new file in a folder you can write"
+    )
+
+
 def test_txt_files_load_when_configured_with_their_delimiter_guessed(scratch_project):
     write(scratch_project.raw / "notes.txt", "a\tb\n1\tx\n")
     with pytest.raises(etl.EtlError, match="no data files"):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import paths, provenance
 from .errors import ProjectError
+from .loader import open_failure
 
 MANIFEST = "_etl_manifest"
 FIRST_ROW = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
@@ -48,13 +49,31 @@ def connect(database: str | os.PathLike | None = None, *, writable: bool = False
 
     Use it for your own SQL; close it when done (``with data.connect() as con: ...``).
     """
+    import adbc_driver_manager
     import adbc_driver_sqlite.dbapi
 
     path = _database(database)
     uri = path.resolve().as_uri() + ("" if writable else "?mode=ro")
-    connection = adbc_driver_sqlite.dbapi.connect(uri)
+    try:
+        connection = adbc_driver_sqlite.dbapi.connect(uri)
+    except adbc_driver_manager.Error as error:
+        raise _open_error(path, error) from None
+    try:
+        with connection.cursor() as cursor:  # SQLite reads the file's header only when asked
+            cursor.execute("SELECT count(*) FROM sqlite_schema")
+            cursor.fetchall()
+    except adbc_driver_manager.Error as error:
+        connection.close()
+        raise _open_error(path, error) from None
     _note(path, connection)
     return connection
+
+
+def _open_error(path: Path, error: Exception) -> DataError:
+    return DataError(
+        f"cannot open database {path}: {open_failure(path, error)}; move it away and run "
+        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
+    )
 
 
 def _note(path: Path, connection) -> None:
