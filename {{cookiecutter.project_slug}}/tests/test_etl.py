@@ -626,6 +626,55 @@ def test_an_unknown_setting_is_refused_with_the_valid_ones(scratch_project):
     assert "unknown ETL setting 'null_marker'" in run()["a"].error
 
 
+NOT_ONE = "is not one character: write one, e.g. "
+NOT_LIST = "is not a list of strings: write it in brackets, e.g. "
+
+
+@pytest.mark.parametrize(
+    "setting, shown, problem",
+    [
+        ('delimiter = ";;"', "delimiter = ';;'", NOT_ONE + 'delimiter = ";"'),
+        ("quote = ''", "quote = ''", NOT_ONE + "quote = \"'\""),
+        ('encoding = "klingon"', "encoding = 'klingon'", "is not a known encoding: use a Python "
+         'codec name such as "utf-8" or "latin-1"'),
+        ('null_markers = "NA"', "null_markers = 'NA'", NOT_LIST + 'null_markers = ["NA"]'),
+        ("null_markers = [1]", "null_markers = [1]", NOT_LIST + 'null_markers = ["NA"]'),
+        ('columns = "x"', "columns = 'x'", NOT_LIST + 'columns = ["a", "b"]'),
+        ("index = [1]", "index = [1]", "is not a list of column names or lists of them: "
+         'e.g. index = ["a", ["b", "c"]]'),
+        ('header = "no"', "header = 'no'", "is not true or false: write header = true or "
+         "header = false"),
+        ("skip_rows = -1", "skip_rows = -1", "is not a whole number of lines: e.g. skip_rows = 1"),
+    ],
+)  # fmt: skip
+def test_a_wrong_setting_value_is_one_line_naming_table_key_value_and_fix(
+    scratch_project, setting, shown, problem
+):
+    scratch_project.settings(f"[tool.PACKAGE.etl.tables.a]\n{setting}\n")
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    where = f"tool.{paths.PACKAGE}.etl.tables.a"
+    assert run()["a"].error == f"table a: {shown} in [{where}] of pyproject.toml {problem}"
+
+
+def test_a_wrong_default_names_the_table_and_the_etl_section(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl]\nencoding = "klingon"\n')
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    assert run()["a"].error.startswith(
+        f"table a: encoding = 'klingon' in [tool.{paths.PACKAGE}.etl] of pyproject.toml is not"
+    )
+
+
+def test_extensions_must_be_a_list(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl]\nextensions = ".csv"\n')
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    with pytest.raises(etl.EtlError) as error:
+        run()
+    assert str(error.value) == (
+        f"extensions = '.csv' in [tool.{paths.PACKAGE}.etl] of pyproject.toml is not a list of "
+        'strings: write it in brackets, e.g. extensions = [".csv"]'
+    )
+
+
 def test_a_bad_line_in_a_later_part_is_skipped_and_earlier_parts_stay(scratch_project):
     """The second part falls back on the careful reader; the first part's rows are kept once."""
     write(scratch_project.raw / "p" / "1.csv", "a,b\n" + "".join(f"{i},{i}\n" for i in range(5000)))
