@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }} import etl, paths, rawfiles
+from {{ cookiecutter.module_name }}.loader import quote
 from {{ cookiecutter.module_name }}.rawfiles import unique_names
 
 
@@ -44,17 +45,22 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def rows(table: str, database=None) -> list[tuple]:
     with sqlite3.connect(database or paths.DATABASE) as con:
-        return con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+        return con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid").fetchall()
 
 
 def types(table: str, database=None) -> dict[str, str]:
     with sqlite3.connect(database or paths.DATABASE) as con:
-        return {name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info('{table}')")}
+        return {
+            name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info({quote(table)})")
+        }
 
 
 def storage(table: str, column: str) -> set[str]:
     with sqlite3.connect(paths.DATABASE) as con:
-        return {t for (t,) in con.execute(f'SELECT DISTINCT typeof("{column}") FROM "{table}"')}
+        return {
+            t
+            for (t,) in con.execute(f"SELECT DISTINCT typeof({quote(column)}) FROM {quote(table)}")
+        }
 
 
 def run(**options) -> dict[str, etl.TableReport]:

@@ -21,9 +21,8 @@ from pathlib import Path
 
 from . import paths, provenance
 from .errors import ProjectError
-from .loader import open_failure
+from .loader import MANIFEST, open_failure, quote
 
-MANIFEST = "_etl_manifest"
 FIRST_ROW = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
 
 __doc__ = __doc__.replace("{package}", paths.PACKAGE)
@@ -31,10 +30,6 @@ __doc__ = __doc__.replace("{package}", paths.PACKAGE)
 
 class DataError(ProjectError):
     """The database or a table is missing, or a query is wrong."""
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _database(database: str | os.PathLike | None) -> Path:
@@ -163,7 +158,7 @@ def tables(*, database: str | os.PathLike | None = None):
             if entries:  # counted while loading: no scan of a large table
                 count = sum(m[2] or 0 for m in entries)
             else:
-                cursor.execute(f"SELECT count(*) FROM {_quote(name)}")
+                cursor.execute(f"SELECT count(*) FROM {quote(name)}")
                 (count,) = cursor.fetchone()
             cursor.execute("SELECT name, type FROM pragma_table_info(?)", parameters=(name,))
             columns = cursor.fetchall()
@@ -213,7 +208,7 @@ def load(
             raise DataError(
                 f"table {table!r} has no column {missing[0]!r}: it has {', '.join(known)}"
             )
-        sql = f"SELECT {', '.join(_quote(c) for c in chosen)} FROM {_quote(table)}"
+        sql = f"SELECT {', '.join(quote(c) for c in chosen)} FROM {quote(table)}"
         parameters = list(params)
         if where:
             sql += f" WHERE {where}"
@@ -269,7 +264,7 @@ def sample(
         raise DataError("sample: give either n (rows) or frac (a fraction between 0 and 1)")
     with connect(database) as connection, connection.cursor() as cursor:
         _columns_of(cursor, table)
-        cursor.execute(f"SELECT max(rowid), count(*) FROM {_quote(table)}")
+        cursor.execute(f"SELECT max(rowid), count(*) FROM {quote(table)}")
         top, count = cursor.fetchone()
     if frac is not None:
         if not 0 <= frac <= 1:
@@ -283,7 +278,7 @@ def sample(
         rowids = np.sort(rng.choice(count, size=n, replace=False) + 1)
     else:
         with connect(database) as connection, connection.cursor() as cursor:
-            cursor.execute(f"SELECT rowid FROM {_quote(table)} ORDER BY rowid")
+            cursor.execute(f"SELECT rowid FROM {quote(table)} ORDER BY rowid")
             every = cursor.fetch_arrow_table().column(0).to_numpy()
         rowids = np.sort(rng.choice(every, size=n, replace=False))
     chosen = json.dumps([int(r) for r in rowids])
