@@ -11,6 +11,7 @@ import io
 import lzma
 import os
 import re
+import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -743,6 +744,38 @@ def test_bz2_loads_with_the_standard_library_when_lbzip2_is_absent(scratch_proje
     reports = run()
     assert rows("plain") == [(1, "x")]
     assert "the file is damaged or cut short" in reports["cut"].error
+
+
+def child_commands() -> set[str]:
+    """The command names of this process's running children, read from Linux's /proc."""
+    names = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        command, _, rest = text.rpartition(")")
+        if int(rest.split()[1]) == os.getpid():  # the field after the state is the parent's pid
+            names.add(command.partition("(")[2])
+    return names
+
+
+def test_bz2_goes_through_lbzip2_when_it_is_installed(scratch_project):
+    """Where lbzip2 is on PATH (dev.py installs it) a lbzip2 process decompresses the file;
+    elsewhere the bz2 module does, with no child process. Either way the bytes are exact."""
+    path = write(scratch_project.raw / "big.csv.bz2", BIG)
+    with rawfiles.open_source(path, "big.csv.bz2") as source:
+        first = source.stream.read(4)
+        running = child_commands()
+        text = first + source.stream.read()
+    assert text == BIG.encode()
+    assert ("lbzip2" in running) == (shutil.which("lbzip2") is not None)
+    write(scratch_project.raw / "cut.csv.bz2", truncated(bz2.compress(BIG.encode())))
+    reports = run()
+    assert (reports["big"].status, reports["big"].rows) == ("loaded", 20_000)
+    assert rows("big")[-1] == (19_999, 139_993)
+    assert "the file is damaged or cut short" in reports["cut"].error
+    assert "lbzip2" not in child_commands()  # closed with the file
 
 
 def test_a_database_locked_by_another_writer_is_one_clear_error(scratch_project, monkeypatch):
