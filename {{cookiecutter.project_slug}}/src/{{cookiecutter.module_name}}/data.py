@@ -1,7 +1,7 @@
 """Step 1: the database built by ``invoke etl``, read into pandas from notebooks and scripts.
 
 Reads go through the ADBC SQLite driver into Arrow and then pandas (about 3x faster
-than ``pandas.read_sql`` and a third of its memory). Columns keep the types the
+than ``pandas.read_sql`` and about 40% of its memory). Columns keep the types the
 ETL gave them: INTEGER as ``int64`` (nullable ``Int64`` when the column has NULLs),
 REAL as ``float64`` (NULL is NaN), TEXT as strings. Every read notes the database
 in :mod:`.provenance`, with the manifest's hashes of the raw files behind each table.
