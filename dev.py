@@ -56,20 +56,29 @@ def test_environment() -> Path:
     return ensure_venv(HERE / ".venv", [["-r", str(requirements)]], requirements.read_bytes())
 
 
-# The figure tests read PDF and EPS files with the tools submission systems use.
-PDF_TOOLS = {"gs": "ghostscript", "pdffonts": "poppler-utils", "pdftoppm": "poppler-utils"}
+# The figure tests read PDF and EPS files with the tools submission systems use; the ETL
+# tests check that .bz2 files go through lbzip2 (every core) where it is installed.
+SYSTEM_TOOLS = {
+    "gs": "ghostscript",
+    "pdffonts": "poppler-utils",
+    "pdftoppm": "poppler-utils",
+    "lbzip2": "lbzip2",
+}
 
 
-def ensure_pdf_tools() -> None:
-    """Install poppler-utils and ghostscript with apt-get when they are missing and we may."""
-    missing = sorted({package for tool, package in PDF_TOOLS.items() if shutil.which(tool) is None})
+def ensure_system_tools() -> None:
+    """Install poppler-utils, ghostscript and lbzip2 with apt-get when missing and we may."""
+    missing = sorted({package for tool, package in SYSTEM_TOOLS.items() if not shutil.which(tool)})
     if not missing:
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        say(f"{' and '.join(missing)} not found: the figure tests will fail until you install them")
+        say(
+            f"{' and '.join(missing)} not found: install them (the figure tests fail without "
+            "poppler-utils and ghostscript; without lbzip2 only the bz2 module's path is tested)"
+        )
         return
-    say(f"installing {' and '.join(missing)} with apt-get (the figure tests read PDF and EPS with them)")
+    say(f"installing {' and '.join(missing)} with apt-get (for the figure and ETL tests)")
     quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for arguments in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
         if subprocess.run([apt, *arguments], env=quiet, stdout=subprocess.DEVNULL).returncode:
@@ -77,7 +86,7 @@ def ensure_pdf_tools() -> None:
 
 
 def test(pytest_args: list[str]) -> int:
-    ensure_pdf_tools()
+    ensure_system_tools()
     python = test_environment()
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=HERE).returncode
 

@@ -109,6 +109,18 @@ def test_a_folder_of_parts_and_bad_files_give_exact_messages_and_exit_codes(proj
     assert (wrong.returncode, wrong.stderr.strip()) == (1, "Error: --on-bad-lines 'maybe': use error or skip")
 
 
+def test_a_folder_given_as_the_database_is_one_error_line_without_traceback(project):
+    folder = project.path / "data" / "processed" / "a-folder"
+    folder.mkdir(parents=True)
+    failed = project.run("invoke", "etl", "--db", str(folder), check=False)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines() == [
+        f"Error: cannot open database {folder}: it is a folder; give --db the path of an SQLite file, "
+        "or of a new file in a folder you can write"
+    ]
+    assert "Traceback" not in failed.stdout + failed.stderr
+
+
 def big_csv(rows: int, seed: int) -> str:
     rng = random.Random(seed)
     lines = ["id,x,y,label"]

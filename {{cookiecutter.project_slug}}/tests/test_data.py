@@ -108,6 +108,17 @@ def test_without_a_database_the_error_says_to_run_etl(scratch_project):
         data.tables()
 
 
+def test_a_file_that_is_not_sqlite_is_one_line_error(scratch_project, tmp_path):
+    notes = tmp_path / "notes.sqlite"
+    notes.write_text("these are notes, not a database\n" * 10)
+    with pytest.raises(data.DataError) as error:
+        data.tables(database=notes)
+    assert str(error.value) == (
+        f"cannot open database {notes}: file is not a database; move it away and run "
+        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
+    )
+
+
 def test_the_database_is_opened_read_only(loaded):
     with data.connect() as connection, connection.cursor() as cursor:
         with pytest.raises(Exception, match="readonly"):

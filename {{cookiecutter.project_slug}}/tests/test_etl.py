@@ -11,6 +11,7 @@ import io
 import lzma
 import os
 import re
+import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }} import etl, paths, rawfiles
+from {{ cookiecutter.module_name }}.loader import quote
 from {{ cookiecutter.module_name }}.rawfiles import unique_names
 
 
@@ -44,17 +46,22 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def rows(table: str, database=None) -> list[tuple]:
     with sqlite3.connect(database or paths.DATABASE) as con:
-        return con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+        return con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid").fetchall()
 
 
 def types(table: str, database=None) -> dict[str, str]:
     with sqlite3.connect(database or paths.DATABASE) as con:
-        return {name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info('{table}')")}
+        return {
+            name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info({quote(table)})")
+        }
 
 
 def storage(table: str, column: str) -> set[str]:
     with sqlite3.connect(paths.DATABASE) as con:
-        return {t for (t,) in con.execute(f'SELECT DISTINCT typeof("{column}") FROM "{table}"')}
+        return {
+            t
+            for (t,) in con.execute(f"SELECT DISTINCT typeof({quote(column)}) FROM {quote(table)}")
+        }
 
 
 def run(**options) -> dict[str, etl.TableReport]:
@@ -626,6 +633,55 @@ def test_an_unknown_setting_is_refused_with_the_valid_ones(scratch_project):
     assert "unknown ETL setting 'null_marker'" in run()["a"].error
 
 
+NOT_ONE = "is not one character: write one, e.g. "
+NOT_LIST = "is not a list of strings: write it in brackets, e.g. "
+
+
+@pytest.mark.parametrize(
+    "setting, shown, problem",
+    [
+        ('delimiter = ";;"', "delimiter = ';;'", NOT_ONE + 'delimiter = ";"'),
+        ("quote = ''", "quote = ''", NOT_ONE + "quote = \"'\""),
+        ('encoding = "klingon"', "encoding = 'klingon'", "is not a known encoding: use a Python "
+         'codec name such as "utf-8" or "latin-1"'),
+        ('null_markers = "NA"', "null_markers = 'NA'", NOT_LIST + 'null_markers = ["NA"]'),
+        ("null_markers = [1]", "null_markers = [1]", NOT_LIST + 'null_markers = ["NA"]'),
+        ('columns = "x"', "columns = 'x'", NOT_LIST + 'columns = ["a", "b"]'),
+        ("index = [1]", "index = [1]", "is not a list of column names or lists of them: "
+         'e.g. index = ["a", ["b", "c"]]'),
+        ('header = "no"', "header = 'no'", "is not true or false: write header = true or "
+         "header = false"),
+        ("skip_rows = -1", "skip_rows = -1", "is not a whole number of lines: e.g. skip_rows = 1"),
+    ],
+)  # fmt: skip
+def test_a_wrong_setting_value_is_one_line_naming_table_key_value_and_fix(
+    scratch_project, setting, shown, problem
+):
+    scratch_project.settings(f"[tool.PACKAGE.etl.tables.a]\n{setting}\n")
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    where = f"tool.{paths.PACKAGE}.etl.tables.a"
+    assert run()["a"].error == f"table a: {shown} in [{where}] of pyproject.toml {problem}"
+
+
+def test_a_wrong_default_names_the_table_and_the_etl_section(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl]\nencoding = "klingon"\n')
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    assert run()["a"].error.startswith(
+        f"table a: encoding = 'klingon' in [tool.{paths.PACKAGE}.etl] of pyproject.toml is not"
+    )
+
+
+def test_extensions_must_be_a_list(scratch_project):
+    scratch_project.settings('[tool.PACKAGE.etl]\nextensions = ".csv"\n')
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    with pytest.raises(etl.EtlError) as error:
+        run()
+    assert str(error.value) == (
+        f"extensions = '.csv' in [tool.{paths.PACKAGE}.etl] of pyproject.toml is not a list of "
+        'strings: write it in brackets, e.g. extensions = [".csv"]'
+    )
+
+
 def test_a_bad_line_in_a_later_part_is_skipped_and_earlier_parts_stay(scratch_project):
     """The second part falls back on the careful reader; the first part's rows are kept once."""
     write(scratch_project.raw / "p" / "1.csv", "a,b\n" + "".join(f"{i},{i}\n" for i in range(5000)))
@@ -645,6 +701,32 @@ def test_another_database_file_can_be_named(scratch_project, tmp_path):
     assert not paths.DATABASE.exists()
 
 
+@pytest.mark.parametrize(
+    "where, reason",
+    [
+        ("folder", "it is a folder"),
+        ("text", "file is not a database"),
+        ("/proc/nope/x.sqlite", "No such file or directory"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line_error(scratch_project, where, reason):
+    write(scratch_project.raw / "a.csv", "x\n1\n")
+    database = {
+        "folder": scratch_project.root / "a-folder",
+        "text": scratch_project.root / "notes.sqlite",
+    }.get(where, Path(where))
+    if where == "folder":
+        database.mkdir()
+    elif where == "text":
+        database.write_text("these are notes, not a database\n" * 10)
+    with pytest.raises(etl.EtlError) as error:
+        run(database=database)
+    assert str(error.value) == (
+        f"cannot open database {database}: {reason}; give --db the path of an SQLite file, "
+        "or of a new file in a folder you can write"
+    )
+
+
 def test_txt_files_load_when_configured_with_their_delimiter_guessed(scratch_project):
     write(scratch_project.raw / "notes.txt", "a\tb\n1\tx\n")
     with pytest.raises(etl.EtlError, match="no data files"):
@@ -662,6 +744,38 @@ def test_bz2_loads_with_the_standard_library_when_lbzip2_is_absent(scratch_proje
     reports = run()
     assert rows("plain") == [(1, "x")]
     assert "the file is damaged or cut short" in reports["cut"].error
+
+
+def child_commands() -> set[str]:
+    """The command names of this process's running children, read from Linux's /proc."""
+    names = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        command, _, rest = text.rpartition(")")
+        if int(rest.split()[1]) == os.getpid():  # the field after the state is the parent's pid
+            names.add(command.partition("(")[2])
+    return names
+
+
+def test_bz2_goes_through_lbzip2_when_it_is_installed(scratch_project):
+    """Where lbzip2 is on PATH (dev.py installs it) a lbzip2 process decompresses the file;
+    elsewhere the bz2 module does, with no child process. Either way the bytes are exact."""
+    path = write(scratch_project.raw / "big.csv.bz2", BIG)
+    with rawfiles.open_source(path, "big.csv.bz2") as source:
+        first = source.stream.read(4)
+        running = child_commands()
+        text = first + source.stream.read()
+    assert text == BIG.encode()
+    assert ("lbzip2" in running) == (shutil.which("lbzip2") is not None)
+    write(scratch_project.raw / "cut.csv.bz2", truncated(bz2.compress(BIG.encode())))
+    reports = run()
+    assert (reports["big"].status, reports["big"].rows) == ("loaded", 20_000)
+    assert rows("big")[-1] == (19_999, 139_993)
+    assert "the file is damaged or cut short" in reports["cut"].error
+    assert "lbzip2" not in child_commands()  # closed with the file
 
 
 def test_a_database_locked_by_another_writer_is_one_clear_error(scratch_project, monkeypatch):

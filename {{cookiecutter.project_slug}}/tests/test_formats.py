@@ -10,17 +10,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }} import etl, paths
+from {{ cookiecutter.module_name }}.loader import quote
 from {{ cookiecutter.module_name }}.readers import memetracker
 
 
 def rows(table: str) -> list[tuple]:
     with sqlite3.connect(paths.DATABASE) as con:
-        return con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+        return con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid").fetchall()
 
 
 def types(table: str) -> dict[str, str]:
     with sqlite3.connect(paths.DATABASE) as con:
-        return {name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info('{table}')")}
+        return {
+            name: kind for _, name, kind, *_ in con.execute(f"PRAGMA table_info({quote(table)})")
+        }
 
 
 def run(**options) -> dict[str, etl.TableReport]:

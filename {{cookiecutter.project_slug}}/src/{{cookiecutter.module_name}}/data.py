@@ -1,7 +1,7 @@
 """Step 1: the database built by ``invoke etl``, read into pandas from notebooks and scripts.
 
 Reads go through the ADBC SQLite driver into Arrow and then pandas (about 3x faster
-than ``pandas.read_sql`` and a third of its memory). Columns keep the types the
+than ``pandas.read_sql`` and about 40% of its memory). Columns keep the types the
 ETL gave them: INTEGER as ``int64`` (nullable ``Int64`` when the column has NULLs),
 REAL as ``float64`` (NULL is NaN), TEXT as strings. Every read notes the database
 in :mod:`.provenance`, with the manifest's hashes of the raw files behind each table.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from . import paths, provenance
 from .errors import ProjectError
+from .loader import MANIFEST, open_failure, quote
 
-MANIFEST = "_etl_manifest"
 FIRST_ROW = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
 
 __doc__ = __doc__.replace("{package}", paths.PACKAGE)
@@ -30,10 +30,6 @@ __doc__ = __doc__.replace("{package}", paths.PACKAGE)
 
 class DataError(ProjectError):
     """The database or a table is missing, or a query is wrong."""
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _database(database: str | os.PathLike | None) -> Path:
@@ -48,13 +44,31 @@ def connect(database: str | os.PathLike | None = None, *, writable: bool = False
 
     Use it for your own SQL; close it when done (``with data.connect() as con: ...``).
     """
+    import adbc_driver_manager
     import adbc_driver_sqlite.dbapi
 
     path = _database(database)
     uri = path.resolve().as_uri() + ("" if writable else "?mode=ro")
-    connection = adbc_driver_sqlite.dbapi.connect(uri)
+    try:
+        connection = adbc_driver_sqlite.dbapi.connect(uri)
+    except adbc_driver_manager.Error as error:
+        raise _open_error(path, error) from None
+    try:
+        with connection.cursor() as cursor:  # SQLite reads the file's header only when asked
+            cursor.execute("SELECT count(*) FROM sqlite_schema")
+            cursor.fetchall()
+    except adbc_driver_manager.Error as error:
+        connection.close()
+        raise _open_error(path, error) from None
     _note(path, connection)
     return connection
+
+
+def _open_error(path: Path, error: Exception) -> DataError:
+    return DataError(
+        f"cannot open database {path}: {open_failure(path, error)}; move it away and run "
+        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
+    )
 
 
 def _note(path: Path, connection) -> None:
@@ -144,7 +158,7 @@ def tables(*, database: str | os.PathLike | None = None):
             if entries:  # counted while loading: no scan of a large table
                 count = sum(m[2] or 0 for m in entries)
             else:
-                cursor.execute(f"SELECT count(*) FROM {_quote(name)}")
+                cursor.execute(f"SELECT count(*) FROM {quote(name)}")
                 (count,) = cursor.fetchone()
             cursor.execute("SELECT name, type FROM pragma_table_info(?)", parameters=(name,))
             columns = cursor.fetchall()
@@ -194,7 +208,7 @@ def load(
             raise DataError(
                 f"table {table!r} has no column {missing[0]!r}: it has {', '.join(known)}"
             )
-        sql = f"SELECT {', '.join(_quote(c) for c in chosen)} FROM {_quote(table)}"
+        sql = f"SELECT {', '.join(quote(c) for c in chosen)} FROM {quote(table)}"
         parameters = list(params)
         if where:
             sql += f" WHERE {where}"
@@ -250,7 +264,7 @@ def sample(
         raise DataError("sample: give either n (rows) or frac (a fraction between 0 and 1)")
     with connect(database) as connection, connection.cursor() as cursor:
         _columns_of(cursor, table)
-        cursor.execute(f"SELECT max(rowid), count(*) FROM {_quote(table)}")
+        cursor.execute(f"SELECT max(rowid), count(*) FROM {quote(table)}")
         top, count = cursor.fetchone()
     if frac is not None:
         if not 0 <= frac <= 1:
@@ -264,7 +278,7 @@ def sample(
         rowids = np.sort(rng.choice(count, size=n, replace=False) + 1)
     else:
         with connect(database) as connection, connection.cursor() as cursor:
-            cursor.execute(f"SELECT rowid FROM {_quote(table)} ORDER BY rowid")
+            cursor.execute(f"SELECT rowid FROM {quote(table)} ORDER BY rowid")
             every = cursor.fetch_arrow_table().column(0).to_numpy()
         rowids = np.sort(rng.choice(every, size=n, replace=False))
     chosen = json.dumps([int(r) for r in rowids])

@@ -16,6 +16,7 @@ Settings: ``[tool.<package>.etl]`` in pyproject.toml (defaults for every table) 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -159,7 +160,48 @@ def settings_for(table: str) -> dict:
             f"setting {sorted(misplaced)[0]!r} belongs to one table: move it to "
             f"[tool.{paths.PACKAGE}.etl.tables.<table>]"
         )
-    return {**defaults, **tables.get(table, {})}
+    own = tables.get(table, {})
+    settings = {**defaults, **own}
+    for key, value in settings.items():
+        problem = value_problem(key, value)
+        if problem:
+            where = f"{prefix}.tables.{table}" if key in own else prefix
+            raise EtlError(
+                f"table {table}: {key} = {value!r} in [{where}] of pyproject.toml {problem}"
+            )
+    return settings
+
+
+LISTS = {"null_markers", "columns", "extensions"}
+SWITCHES = {"header", "empty_is_null", "flatten"}
+
+
+def value_problem(key: str, value) -> str | None:
+    """What is wrong with one setting's value, and the fix; None when it is right."""
+    if key in ("delimiter", "quote") and not (isinstance(value, str) and len(value) == 1):
+        example = {"delimiter": '";"', "quote": '"\'"'}[key]
+        return f"is not one character: write one, e.g. {key} = {example}"
+    if key == "encoding":
+        try:
+            codecs.lookup(value)
+        except (LookupError, TypeError):
+            return 'is not a known encoding: use a Python codec name such as "utf-8" or "latin-1"'
+    if key in LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        example = {"null_markers": '["NA"]', "columns": '["a", "b"]', "extensions": '[".csv"]'}
+        return f"is not a list of strings: write it in brackets, e.g. {key} = {example[key]}"
+    if key == "index" and not (
+        isinstance(value, list)
+        and all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(c, str) for c in v))
+            for v in value
+        )
+    ):
+        return 'is not a list of column names or lists of them: e.g. index = ["a", ["b", "c"]]'
+    if key in SWITCHES and not isinstance(value, bool):
+        return f"is not true or false: write {key} = true or {key} = false"
+    if key == "skip_rows" and not (type(value) is int and value >= 0):
+        return "is not a whole number of lines: e.g. skip_rows = 1"
+    return None
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -181,6 +223,12 @@ def run(
     if on_bad_lines not in ("error", "skip"):
         raise EtlError(f"--on-bad-lines {on_bad_lines!r}: use error or skip")
     config = paths.config().get("etl", {})
+    problem = value_problem("extensions", config.get("extensions", DATA_EXTENSIONS))
+    if problem:
+        raise EtlError(
+            f"extensions = {config['extensions']!r} in [tool.{paths.PACKAGE}.etl] of "
+            f"pyproject.toml {problem}"
+        )
     extensions = [e.lower() for e in config.get("extensions", DATA_EXTENSIONS)]
     groups, collisions = discover(paths.RAW_DIR, extensions, list(config.get("readers", {})))
     reports = [

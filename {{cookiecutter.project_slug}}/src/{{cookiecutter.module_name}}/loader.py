@@ -58,13 +58,45 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def open_failure(path: Path, error: Exception) -> str:
+    """Why ``path`` could not be opened as an SQLite database, in a few words."""
+    if path.is_dir():
+        return "it is a folder"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    # "INVALID_ARGUMENT: [SQLite] Failed to prepare query: file is not a database"
+    return re.sub(r"^[A-Z_]+: (\[SQLite\] )?(Failed to prepare query: )?", "", message)
+
+
 def connect(database: Path):
     """A connection for loading: explicit transactions, a rollback journal on disk."""
+    import adbc_driver_manager
     import adbc_driver_sqlite.dbapi
 
+    try:
+        connection, cursor = _open(database, adbc_driver_sqlite.dbapi)
+    except (OSError, adbc_driver_manager.Error) as error:
+        raise EtlError(
+            f"cannot open database {database}: {open_failure(database, error)}; give --db the "
+            "path of an SQLite file, or of a new file in a folder you can write"
+        ) from None
+    return connection, cursor
+
+
+def _open(database: Path, dbapi):
+    if database.is_dir():
+        raise IsADirectoryError(database)
     database.parent.mkdir(parents=True, exist_ok=True)
-    connection = adbc_driver_sqlite.dbapi.connect(str(database), autocommit=True)
-    cursor = connection.cursor()
+    connection = dbapi.connect(str(database), autocommit=True)
+    try:
+        return connection, _prepare(connection.cursor())
+    except Exception:
+        connection.close()
+        raise
+
+
+def _prepare(cursor):
     # A rollback journal, not WAL: WAL doubled the load time. Its pages are synced at
     # commit (synchronous=NORMAL), so a killed process never leaves a half table.
     for pragma in (
@@ -82,7 +114,7 @@ def connect(database: Path):
         "rejected INTEGER, "
         "columns TEXT, settings TEXT, notes TEXT, started TEXT, finished TEXT, tool TEXT)"
     )
-    return connection, cursor
+    return cursor
 
 
 def execute(cursor, sql: str, parameters=None) -> list:
