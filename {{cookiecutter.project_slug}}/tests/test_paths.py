@@ -66,3 +66,15 @@ def test_inside_accepts_nested_names(tmp_path):
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError):
         paths.NOT_A_FOLDER  # noqa: B018
+
+
+def test_relative_shows_paths_inside_the_project_from_its_root(tmp_path):
+    """Inside: relative to the root, even through a linked folder; outside: the whole path."""
+    assert paths.relative(ROOT / "data" / "raw" / "a.csv") == "data/raw/a.csv"
+    assert paths.relative(tmp_path / "elsewhere.csv") == str(tmp_path / "elsewhere.csv")
+    link = ROOT / "data" / "interim" / "linked-for-test"
+    link.symlink_to(tmp_path, target_is_directory=True)
+    try:
+        assert paths.relative(link / "x.csv") == "data/interim/linked-for-test/x.csv"
+    finally:
+        link.unlink()

@@ -40,7 +40,6 @@ from .loader import (
     connect,
     execute,
     manifest_rows,
-    relative,
     table_exists,
     under_raw,
 )
@@ -127,7 +126,7 @@ def discover(
         if len(candidates) == 1:
             groups.append(candidates[0])
         else:
-            names = " and ".join(relative(g.origin) for g in candidates)
+            names = " and ".join(paths.relative(g.origin) for g in candidates)
             collisions.append(
                 f"table {table}: {names} would both load into it: rename one of them "
                 "(names differing only in case, punctuation or extension collide)"
@@ -237,7 +236,7 @@ def run(
     ]
     if names:
         wanted = {table_name(n) for n in names} | set(names)
-        groups = [g for g in groups if g.table in wanted or relative(g.origin) in wanted]
+        groups = [g for g in groups if g.table in wanted or paths.relative(g.origin) in wanted]
         reports = [r for r in reports if r.table in wanted]
         known = {g.table for g in groups} | {r.table for r in reports}
         missing = [n for n in names if n not in known and table_name(n) not in known]
@@ -248,7 +247,7 @@ def run(
             )
     if not groups and not reports:
         raise EtlError(
-            f"no data files in {relative(paths.RAW_DIR)}: put the raw CSV/TSV files there"
+            f"no data files in {paths.relative(paths.RAW_DIR)}: put the raw CSV/TSV files there"
         )
     target = Path(database) if database else paths.DATABASE
     connection, cursor = connect(target)
@@ -265,7 +264,7 @@ def run(
 
 def load_group(cursor, group: Group, force: bool, on_bad_lines: str, progress) -> TableReport:
     started = time.perf_counter()
-    report = TableReport(group.table, [relative(p) for p in group.files])
+    report = TableReport(group.table, [paths.relative(p) for p in group.files])
     try:
         settings = settings_for(group.table)
     except EtlError as error:
@@ -277,9 +276,9 @@ def load_group(cursor, group: Group, force: bool, on_bad_lines: str, progress) -
     for path in group.files:
         try:
             info = path.stat()
-            stats.append((relative(path), info.st_size, info.st_mtime_ns))
+            stats.append((paths.relative(path), info.st_size, info.st_mtime_ns))
         except OSError:
-            stats.append((relative(path), None, None))
+            stats.append((paths.relative(path), None, None))
     if not force and table_exists(cursor, group.table):
         recorded = manifest_rows(cursor, group.table)
         if [(p, s, m) for p, s, m, _, _ in recorded] == stats and all(
@@ -391,7 +390,7 @@ def summary(reports: list[TableReport], database: str | os.PathLike | None = Non
             lines.append(f"{r.table}: FAILED, nothing loaded: {r.error}")
         else:
             rejected = (
-                f", {r.rejected} lines rejected (see {relative(r.rejects_file)})"
+                f", {r.rejected} lines rejected (see {paths.relative(r.rejects_file)})"
                 if r.rejected
                 else ""
             )
@@ -402,7 +401,7 @@ def summary(reports: list[TableReport], database: str | os.PathLike | None = Non
     for r in reports:
         lines.extend(f"note: {hint}" for hint in r.hints)
     failed = [r for r in reports if r.status == "failed"]
-    target = relative(Path(database)) if database else relative(paths.DATABASE)
+    target = paths.relative(Path(database)) if database else paths.relative(paths.DATABASE)
     if failed:
         lines.append(f"{len(failed)} of {len(reports)} tables failed; the others are in {target}")
     else:

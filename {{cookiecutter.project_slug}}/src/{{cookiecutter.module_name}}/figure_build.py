@@ -42,7 +42,7 @@ class Source:
 
     @property
     def name(self) -> str:
-        return _relative(self.path)
+        return paths.relative(self.path)
 
 
 @dataclass
@@ -61,12 +61,6 @@ class Outcome:
     @property
     def failed(self) -> bool:
         return self.status in (FAILED, NO_SAVEFIG)
-
-
-def _relative(path: Path) -> str:
-    path = Path(path).resolve()
-    root = paths.find_root()
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def sources() -> list[Path]:
@@ -136,7 +130,7 @@ def plan(names=(), force: bool = False) -> list[Source]:
     grouped = _by_source()
     every = []
     for path in sources():
-        records = grouped.get(_relative(path), [])
+        records = grouped.get(paths.relative(path), [])
         every.append(Source(path, sorted(r["figure"] for r in records), None))
         reason = why_stale(path, records)
         every[-1].reason = "--force" if force else reason
@@ -152,7 +146,8 @@ def plan(names=(), force: bool = False) -> list[Source]:
             )
             raise figures.FigureError(
                 f"no figure or figure source named {name!r} in "
-                f"{_relative(paths.FIGURE_SOURCES_DIR)}: choose from {known or 'none (no sources)'}"
+                f"{paths.relative(paths.FIGURE_SOURCES_DIR)}: "
+                f"choose from {known or 'none (no sources)'}"
             )
         chosen += [m for m in matches if m not in chosen]
     return chosen
@@ -408,7 +403,7 @@ def _where(exception: BaseException, path: Path, text: str) -> str:
     else:
         message = f"{type(exception).__name__}: {exception}".rstrip(": ")
     if line is None:
-        return f"{_relative(path)}: {message}"
+        return f"{paths.relative(path)}: {message}"
     code = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""
     tb = exception.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != str(path):
@@ -419,6 +414,6 @@ def _where(exception: BaseException, path: Path, text: str) -> str:
         markers = [i + 1 for i, row in enumerate(text.splitlines()[:line]) if CELL.match(row)]
         where = f"line {line - (markers[-1] if markers else 0)} of the cell"
     return (
-        f"{_relative(path)}, cell {cell_of(text, line)}, {where}: {message}\n"
+        f"{paths.relative(path)}, cell {cell_of(text, line)}, {where}: {message}\n"
         f"    {line} | {code}\n" + "\n".join("    " + row for row in details.splitlines())
     )

@@ -584,12 +584,6 @@ def _pixels(fig: Figure):
 # ---- provenance sidecar ----------------------------------------------------------------------
 
 
-def _relative(path: str | os.PathLike) -> str:
-    resolved = Path(path).resolve()
-    root = paths.find_root()
-    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
-
-
 def current_source() -> Path | None:
     """The figure source (or notebook) this process runs, if it can be told."""
     if _RUN["source"]:
@@ -621,7 +615,7 @@ def _sidecar(fig: Figure, name: str, files: list[str], eps: dict | None) -> dict
     modified = None
     if source is not None:
         described = {
-            "path": _relative(source),
+            "path": paths.relative(source),
             "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
         }
         status = _git("status", "--porcelain", "--", str(source.resolve()))
@@ -633,7 +627,9 @@ def _sidecar(fig: Figure, name: str, files: list[str], eps: dict | None) -> dict
         "source": described,
         "git": {"commit": _git("rev-parse", "HEAD"), "source_modified": modified},
         "results_read": _results_read(_RUN["files_read"] or ()),
-        "inputs": [{**entry, "path": _relative(entry["path"])} for entry in provenance.inputs()],
+        "inputs": [
+            {**entry, "path": paths.relative(entry["path"])} for entry in provenance.inputs()
+        ],
         "built_by": "savefig" if _RUN["files_read"] is None else "invoke figures",
         "files_read": None if _RUN["files_read"] is None else sorted(_RUN["files_read"]),
         "eps": eps,
@@ -645,10 +641,10 @@ def _results_read(files_read) -> list[dict]:
     """The results loaded (noted by the results store), and those whose files the source
     opened (``results.runs`` reads every run's record), by experiment and number."""
     found = {
-        (entry["experiment"], entry["number"]): {**entry, "path": _relative(entry["path"])}
+        (entry["experiment"], entry["number"]): {**entry, "path": paths.relative(entry["path"])}
         for entry in provenance.results_read()
     }
-    prefix = _relative(paths.RESULTS_DIR) + "/"
+    prefix = paths.relative(paths.RESULTS_DIR) + "/"
     for name in sorted(files_read):
         match = RESULT_FILE.fullmatch(name[len(prefix) :]) if name.startswith(prefix) else None
         if match:

@@ -39,13 +39,6 @@ def under_raw(path: Path) -> str:
         return path.name
 
 
-def relative(path: Path) -> str:
-    try:
-        return path.relative_to(paths.ROOT).as_posix()
-    except ValueError:
-        return str(path)
-
-
 # ---- the database --------------------------------------------------------------------------------
 
 
@@ -226,7 +219,7 @@ class TableLoader:
         self.columns, self.parts, self.rejects, self.notes = [], [], [], []
         self.layout, self.typer, self.names = None, None, set()
         for path in self.group.files:
-            part = Part(path, relative(path))
+            part = Part(path, paths.relative(path))
             self.parts.append(part)
             snapshot = copy.deepcopy(self.columns), self.layout, self.typer
             self.sql("SAVEPOINT etl_part")
@@ -248,7 +241,7 @@ class TableLoader:
                     "is the delimiter or the encoding wrong?"
                 )
             what = "holds no records" if self.layout is None else "has a header but no data rows"
-            raise SourceError(f"{relative(self.group.origin)}: {what}: nothing to load")
+            raise SourceError(f"{paths.relative(self.group.origin)}: {what}: nothing to load")
 
     def _start_table(self, layout: rawfiles.Layout, label: str) -> None:
         """The first part fixes the columns; the others must have the same header."""

@@ -100,6 +100,20 @@ def __getattr__(name: str) -> Path:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def relative(path: str | os.PathLike) -> str:
+    """``path`` as the user sees it: relative to the project root when inside it.
+
+    A folder linked into the project (``data/raw`` on another disk) keeps its
+    project-relative name; a path outside the project comes back whole.
+    """
+    path = Path(path)
+    root = find_root()
+    for candidate in (path.absolute(), path.resolve()):
+        if candidate.is_relative_to(root):
+            return candidate.relative_to(root).as_posix()
+    return str(path)
+
+
 def inside(base: Path, relative: str | os.PathLike) -> Path:
     """``base / relative``, refusing a path that escapes ``base`` (``..``, absolute paths).
 

@@ -417,7 +417,7 @@ class Plan:
                     **r.setting,
                     **({"repeat": r.repeat} if self.repeats else {}),
                     "status": "planned" if r.existing is None else f"complete: result {r.existing}",
-                    "command": shlex.join(["python", _shown(self.script), *r.arguments]),
+                    "command": shlex.join(["python", paths.relative(self.script), *r.arguments]),
                 }
                 for r in self.runs
             ]
@@ -426,13 +426,6 @@ class Plan:
     @property
     def repeats(self) -> bool:
         return any(r.repeat > 1 for r in self.runs)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(paths.find_root()))
-    except ValueError:
-        return str(path)
 
 
 def plan(
@@ -462,9 +455,10 @@ def plan(
     unknown = sorted({n for s in combos for n in s if _option_for(n, options) is None})
     if unknown:
         known = ", ".join(o.flag for o in options.values()) or "no options"
+        shown = paths.relative(path)
         raise SweepError(
-            f"{_shown(path)} has no option {', '.join('--' + n.lstrip('-') for n in unknown)}: "
-            f"it has {known} (see python {_shown(path)} --help)"
+            f"{shown} has no option {', '.join('--' + n.lstrip('-') for n in unknown)}: "
+            f"it has {known} (see python {shown} --help)"
         )
     _check_types(combos, options, path)
     experiment = experiment or path.stem
@@ -492,7 +486,8 @@ def _check_types(combos: list[dict], options: dict[str, Option], path: Path) -> 
                 except ValueError:
                     kind = {"int": "a whole number", "float": "a number"}[option.kind]
                     raise SweepError(
-                        f"{option.flag} {_text(item)!r}: {_shown(path)} reads {option.flag} as "
+                        f"{option.flag} {_text(item)!r}: {paths.relative(path)} reads "
+                        f"{option.flag} as "
                         f"type={option.kind}, and {_text(item)!r} is not {kind}: fix the value"
                     ) from None
 
@@ -924,7 +919,7 @@ class Outcome:
         )
         return (
             f"{len(failed)} of {len(self.plan.todo)} runs failed: {first}; each run's stderr "
-            f"is in {_shown(self.state)}/; fix and re-run with --resume"
+            f"is in {paths.relative(self.state)}/; fix and re-run with --resume"
         )
 
 
@@ -968,8 +963,8 @@ def sweep(
         outcome.where = backend.where
         skipped = len(plan.runs) - len(todo)
         notify(
-            f"Sweep {sweep_id}: {len(todo)} runs of {_shown(plan.script)} on {backend.where}"
-            + (f" ({skipped} skipped: already complete)" if skipped else "")
+            f"Sweep {sweep_id}: {len(todo)} runs of {paths.relative(plan.script)} "
+            f"on {backend.where}" + (f" ({skipped} skipped: already complete)" if skipped else "")
         )
         job = {
             "sweep": sweep_id,
