@@ -24,16 +24,20 @@ def test_database_is_named_after_the_project():
     assert paths.DATABASE == ROOT / "data" / "processed" / "{{ cookiecutter.module_name }}.sqlite"
 
 
-def test_a_broken_pyproject_is_one_clear_line(tmp_path):
-    """A TOML syntax error names the file and says to fix it, without a traceback."""
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x\n')
-    code = f"from {paths.PACKAGE} import paths; paths.config()"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PROJECT_ROOT": str(tmp_path)},
+def call_with_root(root, call: str) -> subprocess.CompletedProcess:
+    """Run ``paths.<call>`` in a fresh interpreter with PROJECT_ROOT set to ``root``."""
+    return subprocess.run(
+        [sys.executable, "-c", f"from {paths.PACKAGE} import paths; paths.{call}"],
+        env={**os.environ, "PROJECT_ROOT": str(root)},
         capture_output=True,
         text=True,
     )
+
+
+def test_a_broken_pyproject_is_one_clear_line(tmp_path):
+    """A TOML syntax error names the file and says to fix it, without a traceback."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x\n')
+    done = call_with_root(tmp_path, "config()")
     assert done.returncode == 1
     assert f"{tmp_path / 'pyproject.toml'}: " in done.stderr
     assert "fix the TOML and run again" in done.stderr
@@ -41,13 +45,7 @@ def test_a_broken_pyproject_is_one_clear_line(tmp_path):
 
 def test_project_root_variable_must_point_at_a_project(tmp_path):
     """PROJECT_ROOT pointing at a folder without pyproject.toml is one clear error."""
-    code = f"from {paths.PACKAGE} import paths; paths.find_root()"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PROJECT_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-    )
+    done = call_with_root(tmp_path, "find_root()")
     assert done.returncode == 1
     assert f"PROJECT_ROOT={tmp_path} has no pyproject.toml" in done.stderr
 
