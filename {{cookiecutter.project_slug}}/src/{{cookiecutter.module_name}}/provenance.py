@@ -13,6 +13,8 @@ raw files behind a database, say) plus the file's size and modification time.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import os
 from pathlib import Path
 
@@ -54,3 +56,38 @@ def reset() -> None:
     """Forget everything noted (a new run in the same interpreter, e.g. ``%run -i``)."""
     _INPUTS.clear()
     _RESULTS_READ.clear()
+
+
+def code_hash(code: str) -> str:
+    """A hash of Python code, normalised: its syntax tree, so comments and layout don't count.
+
+    Reformatting a script (``ruff format``), editing its comments or re-wrapping its
+    lines keeps the hash; changing what it does changes it. Sweeps (``--resume``), the
+    workflow and results selection recognise a script by it (see :func:`script_hash`).
+    Code that does not parse is hashed as its exact text. The tree's form can differ
+    between Python versions, so compare hashes made by one Python.
+
+    >>> code_hash("x = 1  # one") == code_hash("x=1")
+    True
+    >>> code_hash("x = 1") == code_hash("x = 2")
+    False
+    """
+    try:
+        normal = "ast:" + ast.dump(ast.parse(code), include_attributes=False)
+    except (SyntaxError, ValueError):
+        normal = "text:" + code
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def script_hash(path: str | os.PathLike) -> str:
+    """:func:`code_hash` of the script at ``path`` (read as UTF-8)."""
+    return code_hash(Path(path).read_bytes().decode("utf-8", "surrogateescape"))
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's exact bytes (kept beside :func:`script_hash` in records)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
