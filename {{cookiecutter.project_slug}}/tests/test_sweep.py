@@ -500,6 +500,22 @@ def _job(project, state):
     }
 
 
+def test_a_worker_imports_the_worker_module_alone():
+    """What Dask workers import to run a task: no planner, backends, driver, pandas or Dask."""
+    code = (
+        "import sys\n"
+        "from {{ cookiecutter.module_name }}.sweep import worker\n"
+        "print(sorted(m for m in sys.modules if m.startswith('{{ cookiecutter.module_name }}')))\n"
+        "print('pandas' in sys.modules, 'distributed' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    package = "{{ cookiecutter.module_name }}"
+    assert done.stdout.splitlines() == [
+        str(sorted([package, f"{package}.errors", f"{package}.sweep", f"{package}.sweep.worker"])),
+        "False False",
+    ]
+
+
 def test_a_rerun_task_finds_the_result_its_lost_first_attempt_saved(project):
     """The worker died after the run saved but before it reported: the run is not repeated."""
     job = _job(project, project / "state")

@@ -63,6 +63,8 @@ __all__ = ["SweepError", *_HOME]
 
 
 def __getattr__(name: str):
+    if name in _EXPORTS:  # a module of the package: sweep.backends, ...
+        return importlib.import_module(f".{name}", __name__)
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
