@@ -55,6 +55,7 @@ COMMON_FILES = {
     "src/{module}/rawfiles.py",
     "src/{module}/readers.py",
     "src/{module}/results.py",
+    "src/{module}/settings.py",
     "src/{module}/sweep/__init__.py",
     "src/{module}/sweep/backends.py",
     "src/{module}/sweep/driver.py",

@@ -249,6 +249,7 @@ def _summary(outcome: Outcome, started: float) -> dict:
     return {
         "script": str(outcome.plan.script),
         "script_sha256": outcome.plan.script_sha256,
+        "script_hash": outcome.plan.script_hash,
         "experiment": outcome.plan.experiment,
         "where": outcome.where,
         "started": started,
