@@ -302,8 +302,10 @@ def _reachable(address: str, timeout: float) -> None:
 
 async def _identity(address: str):
     from distributed.comm import connect as open_comm
+    from distributed.security import Security
 
-    comm = await open_comm(address)
+    # TLS certificates etc. from the Dask configuration, as the client itself would use them.
+    comm = await open_comm(address, **Security().get_connection_args("client"))
     try:
         await comm.write({"op": "identity", "reply": True})
         return await comm.read()
