@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from {{ cookiecutter.module_name }} import paths, results, sweep
+from {{ cookiecutter.module_name }} import paths, provenance, results, sweep
 from {{ cookiecutter.module_name }}.errors import ProjectError
 from {{ cookiecutter.module_name }}.sweep import Option, SweepError
 
@@ -428,6 +428,23 @@ def test_resume_skips_settings_with_a_complete_result_of_the_same_script(project
     script.write_text(TOY.replace("10 * args.k", "100 * args.k"))
     edited = sweep.plan("scripts/toy.py", "k=2,3,4 seed=1", resume=True)
     assert [r.existing for r in edited.runs] == [None, None, None]
+
+
+def test_results_saved_before_records_had_a_script_hash_count_when_the_bytes_match(
+    project, without_dask
+):
+    sweep.sweep(sweep.plan("scripts/toy.py", "k=2"))
+    (number,) = results.runs("toy")["number"]
+    assert results.record("toy", number)["script_hash"] == provenance.script_hash(
+        project / "scripts" / "toy.py"
+    )
+    record = project / "results" / "toy" / f"toy.{number}.json"
+    older = {k: v for k, v in json.loads(record.read_text()).items() if k != "script_hash"}
+    record.write_text(json.dumps(older))
+    assert sweep.plan("scripts/toy.py", "k=2", resume=True).runs[0].existing == number
+    script = project / "scripts" / "toy.py"
+    script.write_text(script.read_text() + "\n# the bytes differ now\n")
+    assert sweep.plan("scripts/toy.py", "k=2", resume=True).runs[0].existing is None
 
 
 def test_a_failed_run_keeps_its_stderr_and_the_sweep_goes_on(project, without_dask):

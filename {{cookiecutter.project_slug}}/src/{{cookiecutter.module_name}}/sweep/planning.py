@@ -501,7 +501,10 @@ def _mark_complete(plan: Plan) -> None:
         table["script_hash"] = [
             results.record(plan.experiment, int(n)).get("script_hash") for n in table["number"]
         ]
-    rows = table[table["script_hash"] == plan.script_hash].to_dict("records")
+    same = table["script_hash"] == plan.script_hash
+    # Records saved before run records carried script_hash: the same bytes are the same script.
+    same |= table["script_hash"].isna() & (table["script_sha256"] == plan.script_sha256)
+    rows = table[same].to_dict("records")
     # Results by their arguments: the setting's values, and the script's defaults for the
     # options it leaves out (any value where the default is unknown); each counts once.
     index: dict[tuple, dict[tuple, list[int]]] = {}
