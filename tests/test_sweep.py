@@ -381,8 +381,8 @@ worker_extra_args = ["--host", "127.0.0.1"]
 """
 
 
-def add_profile(project, name: str, jobs: int = 1, walltime: str = "00:10:00") -> None:
-    text = PROFILE.format(module=module_of(project), name=name, jobs=jobs, walltime=walltime)
+def add_profile(project, name: str, jobs: int = 1, walltime: str = "00:10:00", extra: str = "") -> None:
+    text = PROFILE.format(module=module_of(project), name=name, jobs=jobs, walltime=walltime) + extra
     with open(project.path / "pyproject.toml", "a") as pyproject:
         pyproject.write(text)
 
@@ -444,7 +444,7 @@ def test_a_cancelled_slurm_job_is_reported_and_resume_finishes_without_duplicate
     assert 2 <= len(first) < 6
     lost = 6 - len(first)
     assert f"{lost} of 6 runs failed: run " in err
-    assert "was cancelled while this run ran" in err or "never ran: no worker was left" in err
+    assert "was cancelled while this run ran" in err or "jobs were cancelled before it started" in err
     resumed = toy.run(*command, "--resume", env=slurm.env, timeout=300)
     assert f"({len(first)} skipped: already complete)" in resumed.stdout
     assert saved(toy) == grid(range(1, 7), [1])
@@ -466,3 +466,22 @@ def test_a_run_slurm_kills_at_its_walltime_is_reported_with_its_setting(toy, slu
     )
     assert saved(toy) == [[1, 0]]
     assert "TIMEOUT" in slurm.finished().values()
+
+
+def test_a_slurm_job_whose_worker_cannot_start_is_reported_with_the_jobs_own_error(toy, slurm):
+    """A profile whose python does not exist on the node: the job ends at once, and the sweep
+    ends too (no hang), quoting the job's log."""
+    add_profile(toy, "broken", extra='python = "/nonexistent/python"\n')
+    done = toy.run(
+        "invoke", "sweep", "scripts/toy.py", "--grid", "k=1", "--slurm", "broken",
+        env=slurm.env, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1
+    message = done.stderr.strip()
+    assert message.startswith(
+        "Error: 1 of 1 runs failed: run 0 (k=1): never ran: the SLURM jobs ended with no worker "
+        "left to run it; dask-worker-"
+    ), message
+    assert "/nonexistent/python: No such file or directory (job logs in results/.sweeps/toy/" in message
+    assert "check the profile's python and job_script_prologue)" in message
+    assert not (toy.path / "attempts.log").exists()

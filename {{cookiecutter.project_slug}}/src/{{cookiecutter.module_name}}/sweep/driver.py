@@ -22,6 +22,7 @@ from .planning import Plan, Run
 from .worker import numbers_by_process, read_json, write_json
 
 STATE_FOLDER = ".sweeps"
+CANCELLED = re.compile(r"\*\*\* JOB \d+ .*CANCELLED")  # SLURM's line in a job's log
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -145,13 +146,24 @@ def sweep(
     else:
         notify(f"Nothing to run: all {len(plan.runs)} runs already have a complete result.")
     table = results.runs(plan.experiment)
-    wanted = {(r["host"], r["pid"]) for r in outcome.records.values() if r.get("status") == "done"}
+    records = outcome.records.values()
+    wanted = {(r["host"], r["pid"]) for r in records if r.get("pid") and _may_have_saved(r)}
     by_process = numbers_by_process(plan.experiment, table, started, wanted)
     for record in outcome.records.values():
+        key = (record.get("host"), record.get("pid"))
         if record.get("status") == "done" and record.get("number") is None:
-            record["number"] = by_process.get((record["host"], record["pid"]))
+            record["number"] = by_process.get(key)
+        elif record.get("status") != "done" and key in by_process:
+            # killed (scancel, a lost worker) after its result was saved: it is complete
+            record.update(status="done", number=by_process[key], error=None)
     outcome.scalars = _scalars(plan, outcome, table)
     return outcome
+
+
+def _may_have_saved(record: dict) -> bool:
+    """Done, or stopped from outside (a signal, its worker lost) rather than failing itself."""
+    returncode = record.get("returncode")
+    return record.get("status") == "done" or returncode is None or returncode < 0
 
 
 def _run_environment() -> dict:
@@ -214,6 +226,8 @@ def _lost(index: int, error: BaseException, job: dict) -> dict:
         record["error"] = (
             f"lost with its worker on {started.get('host')} ({type(error).__name__}: {error})"
         )
+    elif type(error).__name__.endswith("CancelledError") and job.get("slurm_logs"):
+        record["error"] = _no_slurm_worker(Path(job["slurm_logs"]))
     elif type(error).__name__.endswith("CancelledError"):  # its jobs ended, or Ctrl-C
         record["error"] = "never ran: no worker was left to run it"
     else:
@@ -230,7 +244,7 @@ def _slurm_end(record: dict, job: dict) -> str | None:
         return None
     logs = Path(job.get("slurm_logs") or job["state"])
     text = ""
-    for log in sorted(logs.glob(f"*{slurm_job}*")):
+    for log in sorted(logs.glob(f"*-{slurm_job}.*")):  # dask-jobqueue's <name>-<job id>.err
         text += log.read_text(encoding="utf-8", errors="replace")
     shown = paths.relative(logs)
     if "DUE TO TIME LIMIT" in text:
@@ -238,11 +252,31 @@ def _slurm_end(record: dict, job: dict) -> str | None:
             f"SLURM job {slurm_job} was killed at its walltime before this run finished: raise "
             f"walltime in the SLURM profile (job log in {shown}/)"
         )
-    if re.search(r"\*\*\* JOB \d+ .*CANCELLED", text):
+    if CANCELLED.search(text):
         return f"SLURM job {slurm_job} was cancelled while this run ran (job log in {shown}/)"
     if "returncode" in record:
         return None  # killed by a signal, not by SLURM: the run's own stderr tells
     return f"SLURM job {slurm_job} ended before this run finished (job log in {shown}/)"
+
+
+def _no_slurm_worker(logs: Path) -> str:
+    """Why a run never ran on SLURM: every job ended; the last job log's last line says why."""
+    shown = paths.relative(logs)
+    found = sorted(logs.glob("*.err"), key=lambda p: p.stat().st_mtime)
+    text = found[-1].read_text(encoding="utf-8", errors="replace") if found else ""
+    last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), None)
+    if "DUE TO TIME LIMIT" in text:
+        return (
+            "never ran: the SLURM jobs reached their walltime before it started: raise walltime "
+            f"in the SLURM profile (job logs in {shown}/)"
+        )
+    if CANCELLED.search(text):
+        return f"never ran: the SLURM jobs were cancelled before it started (job logs in {shown}/)"
+    said = f"; {found[-1].name} ends with: {last[:300]}" if last else ""
+    return (
+        f"never ran: the SLURM jobs ended with no worker left to run it{said} (job logs in "
+        f"{shown}/: check the profile's python and job_script_prologue)"
+    )
 
 
 def _summary(outcome: Outcome, started: float) -> dict:
