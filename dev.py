@@ -57,12 +57,17 @@ def test_environment() -> Path:
 
 
 # The figure tests read PDF and EPS files with the tools submission systems use; the ETL
-# tests check that .bz2 files go through lbzip2 (every core) where it is installed.
+# tests check that .bz2 files go through lbzip2 (every core) where it is installed; the sweep
+# tests start a one-node SLURM (tests/slurm.py) on 127.0.0.1.
 SYSTEM_TOOLS = {
     "gs": "ghostscript",
     "pdffonts": "poppler-utils",
     "pdftoppm": "poppler-utils",
     "lbzip2": "lbzip2",
+    "slurmctld": "slurm-wlm",
+    "slurmd": "slurm-wlm",
+    "sbatch": "slurm-wlm",
+    "munged": "munge",
 }
 
 
@@ -75,10 +80,11 @@ def ensure_system_tools() -> None:
     if apt is None or os.geteuid() != 0:
         say(
             f"{' and '.join(missing)} not found: install them (the figure tests fail without "
-            "poppler-utils and ghostscript; without lbzip2 only the bz2 module's path is tested)"
+            "poppler-utils and ghostscript; without lbzip2 only the bz2 module's path is tested; "
+            "the SLURM sweep tests need slurm-wlm and munge, and root)"
         )
         return
-    say(f"installing {' and '.join(missing)} with apt-get (for the figure and ETL tests)")
+    say(f"installing {' and '.join(missing)} with apt-get (for the figure, ETL and sweep tests)")
     quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for arguments in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
         if subprocess.run([apt, *arguments], env=quiet, stdout=subprocess.DEVNULL).returncode:

@@ -13,6 +13,8 @@ import textwrap
 import time
 
 import pytest
+from slurm import OneNodeSlurm
+from slurm import missing as slurm_missing
 
 TOY = textwrap.dedent(
     """
@@ -82,13 +84,13 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start(project, *command: str, **options) -> subprocess.Popen:
+def start(project, *command: str, env: dict | None = None, **options) -> subprocess.Popen:
     """Start a command of the project's venv in its own process group."""
     program, *rest = command
     return subprocess.Popen(
         [project.venv.bin(program), *rest],
         cwd=project.path,
-        env={**os.environ, **project.env, "VIRTUAL_ENV": str(project.venv.path)},
+        env={**os.environ, **project.env, "VIRTUAL_ENV": str(project.venv.path), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -276,10 +278,12 @@ def free_port() -> int:
             "Error: scripts/toy.py has no option --alpha: it has --k, --seed, --sleep",
         ),
         (["scripts/missing.py", "--grid", "k=2"], "Error: script 'scripts/missing.py' does not exist"),
-        (["scripts/toy.py", "--grid", "k=2", "--jobs", "-3"], "Error: --jobs -3: give a whole number of 1"),
+        (["scripts/toy.py", "--grid", "k=2", "--jobs", "-3"], "Error: jobs=-3: give a whole number of 1"),
+        (["scripts/toy.py", "--grid", "k=2..x"], "Error: --grid: k=2..x is not a range: write FIRST..LAST"),
         (
             ["scripts/toy.py", "--grid", "k=2", "--scheduler", "tcp://127.0.0.1:{port}"],
-            "Error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} (Timed out",
+            "Error: no Dask scheduler at tcp://127.0.0.1:{port} (nothing listens on port {port} of "
+            "127.0.0.1): start one (`dask scheduler`",
         ),
     ],
 )
@@ -293,6 +297,33 @@ def test_bad_input_is_one_clear_line_and_runs_nothing(toy, arguments, message):
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
     assert not (toy.path / "attempts.log").exists()
+
+
+def test_a_web_server_at_the_scheduler_address_is_one_line_within_the_connect_timeout(toy):
+    """Not a Dask scheduler (here an HTTP server the test starts on 127.0.0.1): the sweep ends
+    with one line naming the address once connect_timeout (5 s) has passed, never a hang."""
+    web = start(toy, "python", "-u", "-m", "http.server", "--bind", "127.0.0.1", "0")
+    try:
+        port = int(wait_for(lambda: web.stdout.readline().split(" port ")[1].split()[0], 60, "http"))
+        address = f"tcp://127.0.0.1:{port}"
+        done = toy.run("invoke", "sweep", "scripts/toy.py", "--grid", "k=2", "--scheduler", address,
+                       check=False, timeout=5 + 25)  # fmt: skip
+    finally:
+        kill_group(web)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"Error: no Dask scheduler at {address} (no answer within 5 s): start one (`dask scheduler`, "
+        "then `dask worker ADDRESS` on each machine) or give the address it prints (tcp://HOST:PORT) "
+        "or its --scheduler-file"
+    )
+    assert not (toy.path / "attempts.log").exists()
+
+
+def test_ranges_and_values_that_look_like_options_reach_the_script(toy):
+    done = toy.run("invoke", "sweep", "scripts/toy.py", "--grid", "k=2..4 seed=-1", "--dry-run")
+    assert [line.split(" planned ")[1] for line in done.stdout.splitlines()[1:]] == [
+        f"python scripts/toy.py --k {k} --seed=-1" for k in (2, 3, 4)
+    ]
 
 
 def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(project):
@@ -317,3 +348,140 @@ def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(p
         "fix the value"
     )
     assert mistyped.stdout == ""
+
+
+# ---- a real one-node SLURM on 127.0.0.1 ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """munged, slurmctld and slurmd for this session (python3 dev.py test installs them as root)."""
+    why = slurm_missing()
+    if why and os.geteuid() == 0:
+        pytest.fail(f"no one-node SLURM: {why}")
+    if why:
+        pytest.skip(why)  # only root may start SLURM's daemons
+    cluster = OneNodeSlurm(tmp_path_factory.mktemp("slurm")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+PROFILE = """
+[tool.{module}.sweep.slurm.{name}]
+jobs = {jobs}
+cores = 1
+memory = "1GB"
+walltime = "{walltime}"
+queue = "debug"
+# The tests' scheduler and workers listen on loopback only (on a real cluster they must not).
+scheduler_options = {{ host = "127.0.0.1", dashboard_address = "127.0.0.1:0" }}
+worker_extra_args = ["--host", "127.0.0.1"]
+"""
+
+
+def add_profile(project, name: str, jobs: int = 1, walltime: str = "00:10:00", extra: str = "") -> None:
+    text = PROFILE.format(module=module_of(project), name=name, jobs=jobs, walltime=walltime) + extra
+    with open(project.path / "pyproject.toml", "a") as pyproject:
+        pyproject.write(text)
+
+
+def run_records(project, experiment: str) -> list[dict]:
+    """The records of every run of every sweep of ``experiment`` (results/.sweeps/...)."""
+    folder = project.path / "results" / ".sweeps" / experiment
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/[0-9]*.json"))]
+
+
+def test_the_readme_sweep_runs_as_slurm_jobs_and_saves_each_setting_once(project, slurm):
+    """`invoke sweep scripts/kmeans.py --grid ... --slurm PROFILE` for real: the runs go to
+    Dask workers that SLURM started as jobs, with the project's own Python."""
+    project.run("invoke", "etl")
+    project.run("invoke", "extract-cell", "notebooks/explore.ipynb", "10", "--name", "kmeans")
+    add_profile(project, "ci", jobs=2)
+    done = project.run(
+        "invoke",
+        "sweep",
+        "scripts/kmeans.py",
+        "--grid",
+        "k=2..4",
+        "--slurm",
+        "ci",
+        env=slurm.env,
+        timeout=600,
+    )
+    assert (
+        "Sweep " in done.stdout
+        and "3 runs of scripts/kmeans.py on SLURM profile 'ci' (2 jobs)" in done.stdout
+    )
+    code = f"from {module_of(project)} import results; print(sorted(results.runs('kmeans')['k']))"
+    assert project.run("python", "-c", code).stdout.strip() == "[2, 3, 4]"
+    records = run_records(project, "kmeans")
+    assert sorted(r["status"] for r in records) == ["done"] * 3
+    assert {r["command"][0] for r in records} == {project.venv.bin("python")}
+    jobs = {r["slurm_job"] for r in records}
+    assert jobs and all(jobs)
+    ended = wait_for(lambda: jobs <= set(slurm.finished()) and slurm.finished(), 60, "the job log")
+    assert {ended[j] for j in jobs} <= {"COMPLETED", "CANCELLED"}  # the sweep ends its jobs
+    assert not slurm.queued()
+
+
+def test_a_cancelled_slurm_job_is_reported_and_resume_finishes_without_duplicates(toy, slurm):
+    """scancel of the only job mid-sweep: the sweep ends with the runs it lost, each named
+    with its setting; --resume runs only what is missing."""
+    add_profile(toy, "one", jobs=1)
+    command = ["invoke", "sweep", "scripts/toy.py", "--grid", "k=1..6 seed=1 sleep=1", "--slurm", "one"]
+    sweep = start(toy, *command, env=slurm.env)
+    try:
+        wait_for(lambda: sum(w == "end" for w, *_ in attempts(toy)) >= 2, 240, "two runs")
+        slurm.run("scancel", *slurm.queued())
+        out, err = sweep.communicate(timeout=120)
+    finally:
+        kill_group(sweep)
+    assert sweep.returncode == 1, out + err
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1
+    first = saved(toy)
+    assert 2 <= len(first) < 6
+    lost = 6 - len(first)
+    assert f"{lost} of 6 runs failed: run " in err
+    assert "was cancelled while this run ran" in err or "jobs were cancelled before it started" in err
+    resumed = toy.run(*command, "--resume", env=slurm.env, timeout=300)
+    assert f"({len(first)} skipped: already complete)" in resumed.stdout
+    assert saved(toy) == grid(range(1, 7), [1])
+
+
+def test_a_run_slurm_kills_at_its_walltime_is_reported_with_its_setting(toy, slurm):
+    """A one-minute walltime and a run of ten: SLURM kills the job; the sweep says which run
+    and why, and the run that finished in time is saved."""
+    add_profile(toy, "short", walltime="00:01:00")
+    done = toy.run(
+        "invoke", "sweep", "scripts/toy.py", "--grid", "k=1 sleep=0,600", "--slurm", "short",
+        env=slurm.env, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 1
+    message = done.stderr.strip()
+    assert message.startswith("Error: 1 of 2 runs failed: run 1 (k=1 sleep=600): SLURM job "), message
+    assert (
+        "was killed at its walltime before this run finished: raise walltime in the SLURM profile" in message
+    )
+    assert saved(toy) == [[1, 0]]
+    assert "TIMEOUT" in slurm.finished().values()
+
+
+def test_a_slurm_job_whose_worker_cannot_start_is_reported_with_the_jobs_own_error(toy, slurm):
+    """A profile whose python does not exist on the node: the job ends at once, and the sweep
+    ends too (no hang), quoting the job's log."""
+    add_profile(toy, "broken", extra='python = "/nonexistent/python"\n')
+    done = toy.run(
+        "invoke", "sweep", "scripts/toy.py", "--grid", "k=1", "--slurm", "broken",
+        env=slurm.env, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1
+    message = done.stderr.strip()
+    assert message.startswith(
+        "Error: 1 of 1 runs failed: run 0 (k=1): never ran: the SLURM jobs ended with no worker "
+        "left to run it; dask-worker-"
+    ), message
+    assert "/nonexistent/python: No such file or directory (job logs in results/.sweeps/toy/" in message
+    assert "check the profile's python and job_script_prologue)" in message
+    assert not (toy.path / "attempts.log").exists()

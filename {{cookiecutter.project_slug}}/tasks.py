@@ -228,7 +228,8 @@ def figures(c, names=None, force=False, jobs=0, list_=False):
 @task(
     help={
         "script": "the argparse script to run, e.g. scripts/kmeans.py",
-        "grid": 'values to combine, NAME=V1,V2 separated by spaces, e.g. "k=2,3,4 seed=1,2"',
+        "grid": 'values to combine, NAME=V1,V2 separated by spaces, e.g. "k=2,3,4 seed=1,2"; '
+        "ranges: k=2..6 (whole numbers), lr=0.1:1:0.1 (START:STOP:STEP)",
         "settings": "a .csv, .json or .toml file with one setting per row ([[run]] tables in TOML)",
         "repeat": "runs of each setting (default 1)",
         "jobs": "runs at once on this machine (default: sweep.jobs in pyproject, or one per core)",

@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from {{ cookiecutter.module_name }} import paths, results, sweep
+from {{ cookiecutter.module_name }} import paths, provenance, results, sweep
+from {{ cookiecutter.module_name }}.errors import ProjectError
 from {{ cookiecutter.module_name }}.sweep import Option, SweepError
 
 TOY = textwrap.dedent(
@@ -113,6 +114,67 @@ def test_a_malformed_grid_is_refused_with_an_example(text, message):
     with pytest.raises(SweepError, match="e.g. --grid|given twice") as error:
         sweep.parse_grid(text)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "text, grid",
+    [
+        ("k=2..6", {"k": ["2", "3", "4", "5", "6"]}),
+        ("k=6..4,9", {"k": ["6", "5", "4", "9"]}),
+        ("k=-2..1", {"k": ["-2", "-1", "0", "1"]}),
+        ("lr=0.1:1:0.1", {"lr": ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9",
+                                 "1"]}),
+        ("lr=0:1:0.3", {"lr": ["0", "0.3", "0.6", "0.9"]}),
+        ("lr=1e-3:3e-3:1e-3", {"lr": ["0.001", "0.002", "0.003"]}),
+        ("shift=1:-1:-0.5", {"shift": ["1", "0.5", "0", "-0.5", "-1"]}),
+        ("path=../data/x.csv,a:b", {"path": ["../data/x.csv", "a:b"]}),
+    ],
+)  # fmt: skip
+def test_a_grid_value_may_be_a_range_of_numbers_without_float_noise(text, grid):
+    assert sweep.parse_grid(text) == grid
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("k=2..x", "--grid: k=2..x is not a range: write FIRST..LAST of whole numbers (k=2..6) "
+         "or START:STOP:STEP (k=0.1:1:0.1)"),
+        ("k=1.5..3", "--grid: k=1.5..3 is not a range"),
+        ("lr=0.1:1", "--grid: lr=0.1:1 is not a range"),
+        ("lr=0:1:0", "--grid: lr=0:1:0 is START:STOP:STEP with a step of 0, which never goes "
+         "from 0 to 1: e.g. lr=0.1:1:0.1"),
+        ("lr=1:0:0.1", "--grid: lr=1:0:0.1 is START:STOP:STEP with a step of 0.1, which never"),
+        ("k=1..10000000", "--grid: k=1..10000000 has 10,000,000 values (at most 100,000): check"),
+    ],
+)  # fmt: skip
+def test_a_malformed_range_is_refused_in_one_line(text, message):
+    with pytest.raises(SweepError) as error:
+        sweep.parse_grid(text)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_values_that_look_like_options_reach_the_script_as_values(project, without_dask):
+    """`--grid "shift=-1,0,1"`: each value joins its option (--shift=-1), so argparse takes it."""
+    (project / "scripts" / "shift.py").write_text(
+        "import argparse\n"
+        "from {{ cookiecutter.module_name }} import results\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--shift', type=float)\n"
+        "parser.add_argument('--label')\n"
+        "args = parser.parse_args()\n"
+        "results.save('shift', {'twice': 2 * args.shift}, args=args)\n"
+    )
+    plan = sweep.plan("scripts/shift.py", "shift=-1,0,-1e-3,-inf label=-x")
+    assert [r.arguments for r in plan.runs][:2] == [
+        ["--shift=-1", "--label=-x"],
+        ["--shift", "0", "--label=-x"],
+    ]
+    outcome = sweep.sweep(plan)
+    assert outcome.problem() is None
+    table = results.runs("shift")
+    assert sorted(table["shift"]) == [-float("inf"), -1.0, -0.001, 0.0]
+    assert set(table["label"]) == {"-x"}
 
 
 def test_settings_are_every_combination_for_each_row_of_a_file():
@@ -311,7 +373,7 @@ def test_a_value_the_scripts_argparse_type_refuses_is_refused_before_anything_ru
 
 
 def test_the_experiment_name_cannot_leave_the_results_folder(project):
-    with pytest.raises(sweep.ProjectError, match="must be one folder name"):
+    with pytest.raises(ProjectError, match="must be one folder name"):
         sweep.plan("scripts/toy.py", "k=2", experiment="../elsewhere")
 
 
@@ -357,10 +419,32 @@ def test_resume_skips_settings_with_a_complete_result_of_the_same_script(project
     sweep.sweep(sweep.plan("scripts/toy.py", "k=2"))  # a second sweep within the same second
     assert saved() == [(2, 0), (2, 1), (3, 1), (4, 1)]
     assert sweep.plan("scripts/toy.py", "k=2 seed=0", resume=True).runs[0].existing is not None
-    # an edited script has another hash: its earlier results do not count
-    (project / "scripts" / "toy.py").write_text(TOY + "\n# edited\n")
+    # a reformatted script (comments, quotes, layout) is the same script: nothing re-runs
+    script = project / "scripts" / "toy.py"
+    script.write_text("# reformatted\n" + TOY.replace('"score"', "'score'").replace(" = ", "="))
+    reformatted = sweep.plan("scripts/toy.py", "k=2,3,4 seed=1", resume=True)
+    assert [r.existing is not None for r in reformatted.runs] == [True, True, True]
+    # an edited script computes something else: its earlier results do not count
+    script.write_text(TOY.replace("10 * args.k", "100 * args.k"))
     edited = sweep.plan("scripts/toy.py", "k=2,3,4 seed=1", resume=True)
     assert [r.existing for r in edited.runs] == [None, None, None]
+
+
+def test_results_saved_before_records_had_a_script_hash_count_when_the_bytes_match(
+    project, without_dask
+):
+    sweep.sweep(sweep.plan("scripts/toy.py", "k=2"))
+    (number,) = results.runs("toy")["number"]
+    assert results.record("toy", number)["script_hash"] == provenance.script_hash(
+        project / "scripts" / "toy.py"
+    )
+    record = project / "results" / "toy" / f"toy.{number}.json"
+    older = {k: v for k, v in json.loads(record.read_text()).items() if k != "script_hash"}
+    record.write_text(json.dumps(older))
+    assert sweep.plan("scripts/toy.py", "k=2", resume=True).runs[0].existing == number
+    script = project / "scripts" / "toy.py"
+    script.write_text(script.read_text() + "\n# the bytes differ now\n")
+    assert sweep.plan("scripts/toy.py", "k=2", resume=True).runs[0].existing is None
 
 
 def test_a_failed_run_keeps_its_stderr_and_the_sweep_goes_on(project, without_dask):
@@ -383,21 +467,28 @@ def test_a_failed_run_keeps_its_stderr_and_the_sweep_goes_on(project, without_da
 def test_jobs_below_one_are_refused_before_anything_runs(project, jobs):
     with pytest.raises(SweepError) as error:
         sweep.sweep(sweep.plan("scripts/toy.py", "k=2"), jobs=jobs)
-    assert str(error.value) == f"--jobs {jobs}: give a whole number of 1 or more"
+    assert str(error.value) == f"jobs={jobs}: give a whole number of 1 or more"
     assert not (project / "results").exists()
 
 
 @pytest.mark.parametrize(
     "setting, message",
     [
-        ("jobs = -3", "jobs = -3 in [tool.{package}.sweep] of pyproject.toml: give a whole number"),
-        ('jobs = "four"', "jobs = 'four' in [tool.{package}.sweep] of pyproject.toml: give a"),
-        ("jobs = 2.5", "jobs = 2.5 in [tool.{package}.sweep] of pyproject.toml: give a whole"),
-        ("batch_size = 0", "batch_size = 0 in [tool.{package}.sweep] of pyproject.toml: give a"),
+        ("jobs = -3", "jobs = -3 in [tool.{package}.sweep] of pyproject.toml: Input should be "
+         "greater than 0"),
+        ('jobs = "four"', "jobs = 'four' in [tool.{package}.sweep] of pyproject.toml: Input should "
+         "be a valid integer"),
+        ("jobs = 2.5", "jobs = 2.5 in [tool.{package}.sweep] of pyproject.toml: Input should be a "
+         "valid integer"),
+        ("batch_size = 0", "batch_size = 0 in [tool.{package}.sweep] of pyproject.toml: Input"),
         ("threads_per_run = 0", "threads_per_run = 0 in [tool.{package}.sweep] of pyproject"),
         ("connect_timeout = 0", "connect_timeout = 0 in [tool.{package}.sweep] of pyproject.toml: "
-         "give a number of seconds above 0"),
+         "Input should be greater than 0"),
         ('connect_timeout = "soon"', "connect_timeout = 'soon' in [tool.{package}.sweep]"),
+        ('scheduler = 8786', "scheduler = 8786 in [tool.{package}.sweep] of pyproject.toml: Input "
+         "should be a valid string"),
+        ("job = 2", "job = 2 in [tool.{package}.sweep] of pyproject.toml: unknown setting; the "
+         "settings are: batch_size, connect_timeout, jobs, scheduler, slurm, threads_per_run"),
     ],
 )  # fmt: skip
 def test_a_bad_number_in_the_sweep_settings_is_refused_before_anything_runs(
@@ -408,7 +499,7 @@ def test_a_bad_number_in_the_sweep_settings_is_refused_before_anything_runs(
     _clear_caches()
     plan = sweep.plan("scripts/toy.py", "k=2")
     for jobs in (None, 2):  # --jobs does not hide a bad setting
-        with pytest.raises(SweepError) as error:
+        with pytest.raises(ProjectError) as error:
             sweep.sweep(plan, jobs=jobs)
         assert str(error.value).startswith(message.format(package=paths.PACKAGE))
     assert not (project / "results").exists()
@@ -424,6 +515,22 @@ def _job(project, state):
         "experiment": "toy",
         "env": {"PROJECT_ROOT": str(project)},
     }
+
+
+def test_a_worker_imports_the_worker_module_alone():
+    """What Dask workers import to run a task: no planner, backends, driver, pandas or Dask."""
+    code = (
+        "import sys\n"
+        "from {{ cookiecutter.module_name }}.sweep import worker\n"
+        "print(sorted(m for m in sys.modules if m.startswith('{{ cookiecutter.module_name }}')))\n"
+        "print('pandas' in sys.modules, 'distributed' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    package = "{{ cookiecutter.module_name }}"
+    assert done.stdout.splitlines() == [
+        str(sorted([package, f"{package}.errors", f"{package}.sweep", f"{package}.sweep.worker"])),
+        "False False",
+    ]
 
 
 def test_a_rerun_task_finds_the_result_its_lost_first_attempt_saved(project):
@@ -492,10 +599,85 @@ def test_a_slurm_profile_with_a_bad_number_of_jobs_is_one_clear_error(project, j
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("jobs = 3", f"jobs = {jobs}"))
     _clear_caches()
-    with pytest.raises(SweepError) as error:
+    with pytest.raises(ProjectError) as error:
         sweep.sweep(sweep.plan("scripts/toy.py", "k=2"), slurm="short")
-    assert str(error.value) == (
-        f"SLURM profile 'short': jobs = {shown} in [tool.{paths.PACKAGE}.sweep.slurm.short] "
-        "of pyproject.toml: give a whole number of 1 or more"
+    assert str(error.value).startswith(
+        f"slurm.short.jobs = {shown} in [tool.{paths.PACKAGE}.sweep] of pyproject.toml: Input"
     )
     assert not (project / "results").exists()
+
+
+# ---- a scheduler that is not one: one line within the connect timeout ------------------------
+
+
+@pytest.fixture
+def servers():
+    """Servers on 127.0.0.1 that are not Dask schedulers: (name, address) of each; closed after."""
+    import http.server
+    import threading
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    silent = socket.socket()  # accepts (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    closed = socket.socket()  # bound, not listening: connections are refused
+    closed.bind(("127.0.0.1", 0))
+    yield {
+        "a web server": f"tcp://127.0.0.1:{web.server_address[1]}",
+        "a server that never answers": f"tcp://127.0.0.1:{silent.getsockname()[1]}",
+        "a closed port": f"tcp://127.0.0.1:{closed.getsockname()[1]}",
+        "a name that does not resolve": "tcp://scheduler.invalid:8786",
+    }
+    web.shutdown()
+    web.server_close()
+    silent.close()
+    closed.close()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["a web server", "a server that never answers", "a closed port",
+     "a name that does not resolve"],
+)  # fmt: skip
+def test_an_address_without_a_dask_scheduler_is_one_line_naming_it_and_the_fix(servers, kind):
+    address = servers[kind]
+    with pytest.raises(SweepError) as error:
+        sweep.connect(address, timeout=1)
+    message = str(error.value)
+    assert message.startswith(f"no Dask scheduler at {address} (")
+    assert message.endswith(
+        "): start one (`dask scheduler`, then `dask worker ADDRESS` on each machine) or give the "
+        "address it prints (tcp://HOST:PORT) or its --scheduler-file"
+    )
+    assert "\n" not in message
+
+
+def test_a_running_scheduler_is_connected_to(project):
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    ) as cluster:
+        client = sweep.connect(cluster.scheduler_address, timeout=5)
+        try:
+            assert client.scheduler.address == cluster.scheduler_address
+            assert len(client.nthreads()) == 1
+        finally:
+            client.close()
+
+
+def test_a_slurm_profiles_keys_are_slurmclusters_arguments_but_jobs(project):
+    profile = sweep.backends.slurm_profile("short")
+    assert profile.jobs == 3
+    assert profile.cluster_options() == {
+        "queue": "short",
+        "cores": 4,
+        "memory": "8GB",
+        "walltime": "00:30:00",
+        "job_script_prologue": ["module load python"],
+    }

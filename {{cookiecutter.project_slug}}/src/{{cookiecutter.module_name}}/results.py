@@ -342,6 +342,7 @@ def _run_facts() -> dict:
     return {
         "script": str(script) if script else None,
         "script_sha256": script_sha,
+        "script_hash": provenance.script_hash(script) if script else None,
         "argv": list(sys.argv),
         "git": _GIT_STATES[key],
         "host": socket.gethostname(),

@@ -38,6 +38,8 @@ __all__ = [
     "read",
     "validate",
     "where",
+    "Sweep",
+    "SlurmProfile",
 ]
 
 
@@ -103,3 +105,44 @@ def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
         else:
             return []
     return [field.alias or name for name, field in model.model_fields.items()]
+
+
+# ---- sweep: [tool.<package>.sweep] and its SLURM profiles (invoke sweep) -----------------------
+
+
+class SlurmProfile(Section):
+    """``[tool.<package>.sweep.slurm.<name>]``: how dask-jobqueue submits the workers' jobs.
+
+    ``jobs`` is how many SLURM jobs (one Dask worker each) to submit; every other key
+    is an argument of ``dask_jobqueue.SLURMCluster``. The common ones are checked
+    here; any other is passed on as written (SLURMCluster refuses unknown ones).
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    jobs: PositiveInt = 1
+    cores: PositiveInt | None = None
+    memory: str | None = None
+    walltime: str | None = None
+    queue: str | None = None  # the partition (sbatch -p)
+    account: str | None = None
+    python: str | None = None  # the Python that runs the worker (default: this one)
+    job_script_prologue: list[str] | None = None  # e.g. ["module load python"]
+    job_extra_directives: list[str] | None = None  # e.g. ["--exclusive"]
+    log_directory: str | None = None
+
+    def cluster_options(self) -> dict:
+        """The keyword arguments of ``SLURMCluster``: every key given but ``jobs``."""
+        given = self.model_dump(exclude_unset=True, exclude={"jobs"})
+        return {**given, **(self.model_extra or {})}
+
+
+class Sweep(Section):
+    """``[tool.<package>.sweep]``: where and how wide ``invoke sweep`` runs."""
+
+    jobs: PositiveInt | None = None  # runs at once on this machine (default: one per core)
+    scheduler: str | None = None  # a Dask scheduler to use by default ("local": this machine)
+    connect_timeout: PositiveFloat = 5.0  # seconds for a scheduler to answer
+    threads_per_run: PositiveInt = 1  # OMP/MKL/OpenBLAS threads per run
+    batch_size: PositiveInt | None = None  # runs per Dask task (default: from the sweep's size)
+    slurm: dict[str, SlurmProfile] = Field(default_factory=dict)
