@@ -103,3 +103,19 @@ def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
         else:
             return []
     return [field.alias or name for name, field in model.model_fields.items()]
+
+
+# ---- columnar copies (data.load, data.dask) ------------------------------------------------------
+
+
+class ColumnarTable(Section):
+    """``[tool.<package>.columnar.tables.<table>]``: one table's copy."""
+
+    enabled: bool = True
+
+
+class Columnar(Section):
+    """``[tool.<package>.columnar]``: the Parquet copies ``data.load`` reads instead of SQLite."""
+
+    enabled: bool = True
+    tables: dict[str, ColumnarTable] = Field(default_factory=dict)
