@@ -37,8 +37,8 @@ from .loader import MANIFEST, quote
 
 VERSION = 1  # part of every key: a change to how copies are written retires the old ones
 ROWS_PER_GROUP = 128 * 1024  # a Parquet row group: the unit a filter skips by its statistics
-ROWS_PER_FILE = 1024 * 1024  # a part file: one partition of data.dask
-BYTES_PER_FILE = 256 << 20  # ... or fewer rows when they are wide
+BYTES_PER_FILE = 256 << 20  # a part file (a partition of data.dask) holds at most this much
+# data, and at most the `rows_per_file` setting's rows
 COPYABLE = {"INTEGER": "int64", "REAL": "float64", "TEXT": "string"}
 # Manifest logical types whose copy holds a timestamp instead of the stored text.
 TIMESTAMPS = {"date", "datetime", "timestamp"}
@@ -178,21 +178,26 @@ def _write(cursor, table: str, declared: dict[str, str], found: Sources, target:
     first = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
     chosen = ", ".join(quote(c) for c in declared)
     dummy = ", ".join(first[t.upper()] for t in declared.values())
+    per_file = settings.read("columnar", settings.Columnar).rows_per_file
+    per_group = min(ROWS_PER_GROUP, per_file)
     writer, rows_in_file, bytes_in_file, parts = None, 0, 0, 0
     pending: list = []  # batches of the next row group (the driver's batches are smaller)
 
     def flush() -> None:
         nonlocal writer, rows_in_file, bytes_in_file, parts
-        group = pa.Table.from_batches(pending, schema=schema)
+        rows = pa.Table.from_batches(pending, schema=schema)
         pending.clear()
-        if writer is None or rows_in_file >= ROWS_PER_FILE or bytes_in_file >= BYTES_PER_FILE:
-            if writer is not None:
-                writer.close()
-            writer = pq.ParquetWriter(scratch / f"part-{parts:06d}.parquet", schema)
-            rows_in_file, bytes_in_file, parts = 0, 0, parts + 1
-        writer.write_table(group, row_group_size=ROWS_PER_GROUP)
-        rows_in_file += group.num_rows
-        bytes_in_file += group.nbytes
+        while rows.num_rows or writer is None:
+            if writer is None or rows_in_file >= per_file or bytes_in_file >= BYTES_PER_FILE:
+                if writer is not None:
+                    writer.close()
+                writer = pq.ParquetWriter(scratch / f"part-{parts:06d}.parquet", schema)
+                rows_in_file, bytes_in_file, parts = 0, 0, parts + 1
+            piece = rows.slice(0, per_file - rows_in_file)
+            rows = rows.slice(piece.num_rows)
+            writer.write_table(piece, row_group_size=per_group)
+            rows_in_file += piece.num_rows
+            bytes_in_file += piece.nbytes
 
     try:
         try:  # fewer, larger batches from the driver
@@ -207,7 +212,7 @@ def _write(cursor, table: str, declared: dict[str, str], found: Sources, target:
             batch, skip = batch.slice(skip), max(0, skip - batch.num_rows)
             columns = [column.cast(f.type) for column, f in zip(batch.columns, schema, strict=True)]
             pending.append(pa.RecordBatch.from_arrays(columns, schema=schema))
-            if sum(b.num_rows for b in pending) >= ROWS_PER_GROUP:
+            if sum(b.num_rows for b in pending) >= per_group:
                 flush()
         if pending or writer is None:  # an empty table: one empty file keeps its columns
             flush()

@@ -118,4 +118,5 @@ class Columnar(Section):
     """``[tool.<package>.columnar]``: the Parquet copies ``data.load`` reads instead of SQLite."""
 
     enabled: bool = True
+    rows_per_file: PositiveInt = 1_048_576  # one part file, one partition of data.dask
     tables: dict[str, ColumnarTable] = Field(default_factory=dict)
