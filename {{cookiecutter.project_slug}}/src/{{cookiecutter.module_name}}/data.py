@@ -1,7 +1,9 @@
 """Step 1: the database built by ``invoke etl``, read into pandas from notebooks and scripts.
 
 Reads go through the ADBC SQLite driver into Arrow and then pandas (about 3x faster
-than ``pandas.read_sql`` and about 40% of its memory). Columns keep the types the
+than ``pandas.read_sql`` and about 40% of its memory); ``load`` of a table made by
+``invoke etl`` reads its columnar copy instead (:mod:`.columnar`), written on the first
+load after the table changed, and ``dask`` partitions that copy. Columns keep the types the
 ETL gave them: INTEGER as ``int64`` (nullable ``Int64`` when the column has NULLs),
 REAL as ``float64`` (NULL is NaN), TEXT as strings. Every read notes the database
 in :mod:`.provenance`, with the manifest's hashes of the raw files behind each table.
@@ -187,6 +189,14 @@ def _columns_of(cursor, table: str) -> dict[str, str]:
     return found
 
 
+def _chosen(table: str, columns: list[str] | None, known: dict[str, str]) -> list[str]:
+    chosen = list(columns) if columns else list(known)
+    missing = [c for c in chosen if c not in known]
+    if missing:
+        raise DataError(f"table {table!r} has no column {missing[0]!r}: it has {', '.join(known)}")
+    return chosen
+
+
 def load(
     table: str,
     columns: list[str] | None = None,
@@ -206,9 +216,9 @@ def load(
     same rows for the same table, as ``sample(table, frac=..., seed=...)`` draws.
 
     A table loaded by ``invoke etl`` is read from its columnar copy (see :mod:`.columnar`),
-    written on its first load after each ETL: only the asked columns, and only the row
-    groups a simple ``where`` can match. A ``where`` the copy cannot evaluate (functions,
-    ``LIKE``, ...) is read from SQLite; both give the same columns, dtypes and values.
+    written on its first load after each ETL; a ``where`` the copy cannot evaluate
+    (functions, ``LIKE``, ...) is read from SQLite. Both give the same columns, dtypes and
+    values. ``database=`` another SQLite file is read as it is.
     """
     if sample is not None and (
         isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 <= sample <= 1
@@ -216,12 +226,7 @@ def load(
         raise DataError(f"load: sample={sample!r} is not a fraction between 0 and 1")
     with connect(database) as connection, connection.cursor() as cursor:
         known = _columns_of(cursor, table)
-        chosen = list(columns) if columns else list(known)
-        missing = [c for c in chosen if c not in known]
-        if missing:
-            raise DataError(
-                f"table {table!r} has no column {missing[0]!r}: it has {', '.join(known)}"
-            )
+        chosen = _chosen(table, columns, known)
         if database is None:
             copy = columnar.current(cursor, table, known)
             condition = columnar.pushdown(where, params, known) if where else None
@@ -261,9 +266,10 @@ def load(
 def dask(table: str, columns: list[str] | None = None):
     """A Dask DataFrame over the table's columnar copy, for tables larger than memory.
 
-    One partition per part file (about a million rows); with a ``distributed.Client``
-    open (``invoke sweep``'s local cluster or a scheduler whose workers see this folder)
-    its computations run there: ``data.dask("tweets").groupby("user").size().compute()``.
+    One partition per part file (``rows_per_file`` rows); INTEGER columns are nullable
+    ``Int64`` in every partition. With a ``distributed.Client`` open (``invoke sweep``'s
+    local cluster, or a scheduler whose workers see this folder) its computations run
+    there: ``data.dask("tweets").groupby("user").size().compute()``.
     """
     try:
         import dask.dataframe  # noqa: F401
@@ -273,15 +279,11 @@ def dask(table: str, columns: list[str] | None = None):
         ) from None
     with connect() as connection, connection.cursor() as cursor:
         known = _columns_of(cursor, table)
-        missing = [c for c in columns or [] if c not in known]
-        if missing:
-            raise DataError(
-                f"table {table!r} has no column {missing[0]!r}: it has {', '.join(known)}"
-            )
+        chosen = _chosen(table, columns, known)
         copy = columnar.current(cursor, table, known)
     if copy.folder is None:
         raise DataError(f"data.dask({table!r}): the table has no columnar copy: {copy.reason}")
-    return columnar.dask_frame(copy, list(columns) if columns else None)
+    return columnar.dask_frame(copy, chosen)
 
 
 def _as_declared(result, declared: dict[str, str]):
