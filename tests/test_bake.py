@@ -56,6 +56,7 @@ COMMON_FILES = {
     "src/{module}/rawfiles.py",
     "src/{module}/readers.py",
     "src/{module}/results.py",
+    "src/{module}/settings.py",
     "src/{module}/sweep.py",
     "src/{module}/workspace.py",
     "src/{module}/workflow.py",
