@@ -189,6 +189,18 @@ def test_copies_can_be_turned_off_for_the_project_or_one_table(scratch_project):
         data.load("one")
 
 
+def test_a_copy_that_cannot_be_written_warns_and_sqlite_answers(mixed):
+    columnar.folder().write_text("a file where the copies' folder would be")
+    said = "cannot write the copy of 'mixed' in data/processed/columnar/mixed: Not a directory"
+    with pytest.warns(UserWarning) as warned:
+        frame = data.load("mixed")
+    assert [str(w.message) for w in warned] == [f"{said}; reading it from SQLite"]
+    pd.testing.assert_frame_equal(frame, from_sqlite("mixed"), check_exact=True)
+    with pytest.warns(UserWarning), pytest.raises(data.DataError) as caught:
+        data.dask("mixed")
+    assert str(caught.value) == f"data.dask('mixed'): the table has no columnar copy: {said}"
+
+
 def test_a_table_not_made_by_the_etl_is_read_from_sqlite(mixed):
     with sqlite3.connect(mixed.database) as connection:
         connection.execute("CREATE TABLE mine (a INTEGER, b TEXT)")

@@ -133,7 +133,9 @@ def current(cursor, table: str, declared: dict[str, str]) -> Copy:
         try:
             _write(cursor, table, declared, found, target)
         except Exception as error:  # e.g. a full disk: SQLite still serves the table
-            reason = f"cannot write the copy of {table!r}: {str(error).splitlines()[0]}"
+            detail = error.strerror if isinstance(error, OSError) else str(error).splitlines()[0]
+            where = paths.relative(target.parent)
+            reason = f"cannot write the copy of {table!r} in {where}: {detail}"
             warnings.warn(f"{reason}; reading it from SQLite", stacklevel=3)
             return Copy(table, None, reason)
         if _key(cursor, table, declared, sources(cursor, table)) != key:
