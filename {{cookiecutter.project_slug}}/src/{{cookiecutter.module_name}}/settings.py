@@ -115,7 +115,7 @@ class ColumnarTable(Section):
 
 
 class Columnar(Section):
-    """``[tool.<package>.columnar]``: the Parquet copies ``data.load`` reads instead of SQLite."""
+    """``[tool.<package>.columnar]``: the Arrow IPC copies ``data.load`` reads instead of SQLite."""
 
     enabled: bool = True
     rows_per_file: PositiveInt = 1_048_576  # one part file, one partition of data.dask
