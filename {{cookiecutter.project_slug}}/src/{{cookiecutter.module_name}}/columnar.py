@@ -41,6 +41,8 @@ from .loader import MANIFEST, quote
 
 VERSION = 2  # part of every key: a change to how copies are written retires the old ones
 ROWS_PER_GROUP = 128 * 1024  # rows of each record batch of a part file
+BYTES_PER_GROUP = 64 << 20  # ... or fewer when they are wide: memory stays flat while writing
+ROWS_PER_READ = 16 * 1024  # rows the SQLite driver hands over at a time
 BYTES_PER_FILE = 256 << 20  # a part file (a partition of data.dask) holds at most this much
 # data, and at most the `rows_per_file` setting's rows
 COPYABLE = {"INTEGER": "int64", "REAL": "float64", "TEXT": "string"}
@@ -195,7 +197,7 @@ def _write(cursor, table: str, declared: dict[str, str], found: Sources, target:
 
     def flush() -> None:
         nonlocal writer, rows_in_file, bytes_in_file, parts
-        rows = pa.Table.from_batches(pending, schema=schema)
+        rows = pa.Table.from_batches(pending, schema=schema).combine_chunks()  # one batch
         pending.clear()
         while rows.num_rows or writer is None:
             if writer is None or rows_in_file >= per_file or bytes_in_file >= BYTES_PER_FILE:
@@ -210,9 +212,9 @@ def _write(cursor, table: str, declared: dict[str, str], found: Sources, target:
             bytes_in_file += piece.nbytes
 
     try:
-        try:  # fewer, larger batches from the driver
+        try:  # batches of a known size from the driver (its default is small)
             cursor.adbc_statement.set_options(
-                **{"adbc.sqlite.query.batch_rows": str(ROWS_PER_GROUP)}
+                **{"adbc.sqlite.query.batch_rows": str(min(ROWS_PER_READ, per_group))}
             )
         except Exception:
             pass
@@ -222,7 +224,8 @@ def _write(cursor, table: str, declared: dict[str, str], found: Sources, target:
             batch, skip = batch.slice(skip), max(0, skip - batch.num_rows)
             columns = [column.cast(f.type) for column, f in zip(batch.columns, schema, strict=True)]
             pending.append(pa.RecordBatch.from_arrays(columns, schema=schema))
-            if sum(b.num_rows for b in pending) >= per_group:
+            rows, size = sum(b.num_rows for b in pending), sum(b.nbytes for b in pending)
+            if rows >= per_group or size >= BYTES_PER_GROUP:
                 flush()
         if pending or writer is None:  # an empty table: one empty file keeps its columns
             flush()
