@@ -24,6 +24,7 @@ skip by), which touches only their pages. Dask reads the IPC files part by part
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -45,6 +46,7 @@ BYTES_PER_GROUP = 64 << 20  # ... or fewer when they are wide: memory stays flat
 ROWS_PER_READ = 16 * 1024  # rows the SQLite driver hands over at a time
 BYTES_PER_FILE = 256 << 20  # a part file (a partition of data.dask) holds at most this much
 # data, and at most the `rows_per_file` setting's rows
+LOCK = ".lock"
 COPYABLE = {"INTEGER": "int64", "REAL": "float64", "TEXT": "string"}
 # Manifest logical types whose copy holds a timestamp instead of the stored text.
 TIMESTAMPS = {"date", "datetime", "timestamp"}
@@ -133,7 +135,9 @@ def current(cursor, table: str, declared: dict[str, str]) -> Copy:
         shutil.rmtree(target, ignore_errors=True)
     if not target.is_dir():
         try:
-            _write(cursor, table, declared, found, target)
+            with _one_writer(target.parent):  # the others wait, then read its copy
+                if not target.is_dir():
+                    _write(cursor, table, declared, found, target)
         except Exception as error:  # e.g. a full disk: SQLite still serves the table
             detail = error.strerror if isinstance(error, OSError) else str(error).splitlines()[0]
             where = paths.relative(target.parent)
@@ -147,6 +151,23 @@ def current(cursor, table: str, declared: dict[str, str]) -> Copy:
     if not target.is_dir():  # renamed into place by neither this process nor another
         return Copy(table, None, f"cannot put the copy of {table!r} in {paths.relative(target)}")
     return Copy(table, target)
+
+
+@contextlib.contextmanager
+def _one_writer(table_folder: Path):
+    """Hold the table's lock file: runs of a sweep starting at once write one copy, not many."""
+    table_folder.mkdir(parents=True, exist_ok=True)
+    with open(table_folder / LOCK, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; each writer renames its own copy into place
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _key(cursor, table: str, declared: dict[str, str], found: Sources) -> str:
@@ -248,7 +269,7 @@ def _remove_stale(table_folder: Path, keep: str) -> None:
         return
     host = socket.gethostname()
     for entry in table_folder.iterdir():
-        if entry.name == keep:
+        if entry.name in (keep, LOCK):
             continue
         writing = re.fullmatch(r"\.writing-\w+-(.+)-(\d+)", entry.name)
         if writing and (writing[1] != host or _alive(int(writing[2]))):
