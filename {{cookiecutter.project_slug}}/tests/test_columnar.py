@@ -143,6 +143,8 @@ def test_pushdown_translates_simple_conditions_and_declines_the_rest():
         ("year = 1; DROP TABLE x", []),
         ("unknown = 1", []),
         ("year = NULL", []),
+        ("year = ?", [2**63]),  # past 64 bits
+        ("mass > ?", [2**53 + 1]),  # a double cannot hold it
     ]:
         assert columnar.pushdown(where, params, declared) is None, where
 

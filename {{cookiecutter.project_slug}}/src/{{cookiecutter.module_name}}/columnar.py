@@ -551,11 +551,12 @@ class _Parser:
         # Only a value of the column's kind: SQLite compares others by its own affinity rules.
         number = isinstance(value, int | float) and not isinstance(value, bool)
         fits = {
-            "INTEGER": number and isinstance(value, int),
-            "REAL": number,
+            "INTEGER": number and isinstance(value, int) and -(2**63) <= value < 2**63,
+            # An integer past 2**53 against a REAL: SQLite compares exactly, Arrow as a double.
+            "REAL": number and (isinstance(value, float) or abs(value) <= 2**53),
             "TEXT": isinstance(value, str),
         }
-        if not fits[sql_type] or (isinstance(value, int) and not -(2**63) <= value < 2**63):
+        if not fits[sql_type]:
             raise _Unsupported(repr(value))
         return value
 
