@@ -40,6 +40,8 @@ __all__ = [
     "where",
     "Sweep",
     "SlurmProfile",
+    "Columnar",
+    "ColumnarTable",
 ]
 
 
@@ -146,3 +148,18 @@ class Sweep(Section):
     threads_per_run: PositiveInt = 1  # OMP/MKL/OpenBLAS threads per run
     batch_size: PositiveInt | None = None  # runs per Dask task (default: from the sweep's size)
     slurm: dict[str, SlurmProfile] = Field(default_factory=dict)
+# ---- columnar copies (data.load, data.dask) ------------------------------------------------------
+
+
+class ColumnarTable(Section):
+    """``[tool.<package>.columnar.tables.<table>]``: one table's copy."""
+
+    enabled: bool = True
+
+
+class Columnar(Section):
+    """``[tool.<package>.columnar]``: the Arrow IPC copies ``data.load`` reads instead of SQLite."""
+
+    enabled: bool = True
+    rows_per_file: PositiveInt = 1_048_576  # one part file, one partition of data.dask
+    tables: dict[str, ColumnarTable] = Field(default_factory=dict)
