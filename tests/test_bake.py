@@ -325,6 +325,8 @@ def test_a_unicode_project_name_gets_an_ascii_slug_and_module(tmp_path):
     [
         (["module_name=class"], "module_name 'class' is a Python keyword"),
         (["module_name=pandas"], "module_name 'pandas' would shadow"),
+        (["module_name=pydantic"], "module_name 'pydantic' would shadow"),
+        (["module_name=jupyterlab"], "module_name 'jupyterlab' would shadow"),
         (["module_name=test"], "module_name 'test' would shadow"),
         (["module_name=site"], "module_name 'site' would shadow"),
         (["module_name=2fast"], "module_name '2fast' is not a valid Python identifier"),

@@ -333,8 +333,8 @@ def lab(c):
     with user_errors():
         from {{ cookiecutter.module_name }} import starter
 
+        command = starter.lab_command(words_after_dashes(c))  # first: is JupyterLab there?
         spec = starter.register_kernel()
-        command = starter.lab_command(words_after_dashes(c))
     print(f"Kernel {spec.name!r} registered in {spec.parent}; starting JupyterLab", flush=True)
     os.execv(command[0], command)  # JupyterLab owns the terminal (and its Ctrl-C) from here
 
