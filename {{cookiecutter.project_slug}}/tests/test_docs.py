@@ -64,3 +64,11 @@ def test_every_documented_command_parses(page, command):
         # Prose may leave out the positional arguments (`invoke sweep --jobs N`), never
         # name an option or task that does not exist.
         assert "did not receive required positional" in str(error), f"{page}: {command}: {error}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_every_link_to_a_file_of_the_project_exists(page):
+    """Links such as [etl](docs/etl.md) point at files that are there (web links aside)."""
+    links = re.findall(r"\]\(([^)#\s]+)", page.read_text(encoding="utf-8"))
+    missing = [link for link in links if "://" not in link and not (page.parent / link).exists()]
+    assert missing == []
