@@ -109,12 +109,26 @@ def baked_project(name: str) -> tuple[Path, Path]:
     run(python, "-m", "cookiecutter", "--no-input", "--default-config", "--output-dir", output, HERE)
     # The project's environment lives beside it so re-baking keeps it; the editable
     # install points at the same src/ folder every time.
-    project_python = ensure_venv(
-        BUILD / f"{name}-venv",
-        [["--upgrade", "setuptools"], ["-e", f"{project}[dev]"]],
-        (project / "pyproject.toml").read_bytes(),
-    )
-    return project, project_python
+    return project, project_environment(BUILD / f"{name}-venv", project)
+
+
+def project_environment(folder: Path, project: Path) -> Path:
+    """``project`` installed editable with its dev and notebook extras into ``folder`` by uv.
+
+    uv (installed into .venv/ from PyPI by requirements-test.txt) takes seconds where
+    pip takes minutes; it is redone only when the project's pyproject.toml changed.
+    """
+    uv = HERE / ".venv" / "bin" / "uv"
+    python = folder / "bin" / "python"
+    marker = folder / ".dev-py-installed"
+    digest = hashlib.sha256((project / "pyproject.toml").read_bytes()).hexdigest()
+    if python.exists() and marker.exists() and marker.read_text() == digest:
+        return python
+    say(f"installing the project into {folder.relative_to(HERE)} with uv")
+    run(uv, "venv", "--quiet", "--clear", "--python", sys.executable, folder)
+    run(uv, "pip", "install", "--quiet", "--python", python, "-e", f"{project}[dev,notebook]")
+    marker.write_text(digest)
+    return python
 
 
 def bench(names: list[str]) -> int:

@@ -178,12 +178,10 @@ def next_steps(context: dict, git_said: str) -> str:
         f"Baked {context['project_name']} into ./{slug}: {git_said}",
         "Next steps:",
         f"  cd {slug}",
-        "  python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'",
-    ]
-    lines += [
-        "  .venv/bin/invoke workflow      # raw data -> database -> scripts -> results -> figures",
-        "  .venv/bin/invoke --list        # every task",
-        "  .venv/bin/invoke test          # the project's tests",
+        "  uv sync && uv run invoke workflow   # .venv/ in seconds; raw data -> ... -> figures",
+        "  uv run invoke lab                   # JupyterLab on the project's own kernel",
+        "  uv run invoke test                  # the project's tests",
+        "(Without uv: README.md gives the pip line.)",
     ]
     return "\n".join(lines)
 

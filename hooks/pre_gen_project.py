@@ -21,7 +21,8 @@ CORE_DEPENDENCIES = frozenset(
     invoke ipykernel IPython isal jupyter jupytext matplotlib nbclient nbformat
     numpy pandas pyarrow pyflakes pytest scipy seaborn seqfile setuptools tqdm
     zstandard hypothesis ruff pip tests test conftest tasks src data notebooks
-    scripts results figures
+    scripts results figures pydantic jupyterlab jupyter_client jupyter_server
+    dask_jobqueue pypdf pre_commit uv docs
     """.split()
 )
 

@@ -2,8 +2,10 @@
 
 Every test of the baked project shares these two session fixtures: ``baked``
 (the default answers, baked with the real cookiecutter CLI) and ``project_venv``
-(a fresh virtual environment holding the baked project, installed with
-``pip install -e .[dev]`` and the newest setuptools, as a user would).
+(a fresh virtual environment holding the baked project, installed editable with
+its ``dev`` and ``notebook`` extras by uv, in seconds). ``unicode_bake`` and
+``no_example_bake`` are two other answers, baked once per session for the tests
+that follow their README.
 """
 
 from __future__ import annotations
@@ -100,20 +102,86 @@ def make_venv(path: Path) -> Venv:
     return Venv(path)
 
 
+def uv() -> str:
+    """The uv of the test environment (requirements-test.txt installs it from PyPI)."""
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def install_project(project: Path, path: Path) -> Venv:
+    """A fresh venv at ``path`` holding ``project`` editable with its dev and notebook extras.
+
+    uv makes it in seconds, and the venv holds no setuptools (as uv's and Python 3.12+
+    venvs do not): a dependency that still imports ``pkg_resources`` fails here.
+    """
+    for command in (
+        [uv(), "venv", "--quiet", "--clear", "--python", sys.executable, str(path)],
+        [
+            uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(path / "bin" / "python"),
+            "-e",
+            ".[dev,notebook]",
+        ],
+    ):
+        done = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}{done.stderr}"
+    return Venv(path)
+
+
 @pytest.fixture(scope="session")
 def project_venv(baked, tmp_path_factory) -> Venv:
-    """A fresh venv with the baked project installed as a user would: ``pip install -e .[dev]``.
+    """A fresh venv with the baked project installed editable (``.[dev,notebook]``), by uv."""
+    return install_project(baked.path, tmp_path_factory.mktemp("venv") / "venv")
 
-    setuptools is first raised to its newest release, which (from 82 on) no longer
-    ships ``pkg_resources``: a dependency that still imports it fails here, as it would
-    in a Python 3.12+ venv on a user's machine.
-    """
-    environment = make_venv(tmp_path_factory.mktemp("venv") / "venv")
-    environment.run(
-        "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip", "setuptools", cwd=baked.path
+
+UNICODE_NAME = "Études de Météo Régimes 2"
+
+
+@pytest.fixture(scope="session")
+def unicode_bake(tmp_path_factory) -> Baked:
+    """The template baked with a project name holding accents, spaces and a digit."""
+    result = bake(tmp_path_factory.mktemp("unicode"), f"project_name={UNICODE_NAME}")
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="session")
+def no_example_bake(tmp_path_factory) -> Baked:
+    """The template baked without the worked example, under a name of its own."""
+    result = bake(
+        tmp_path_factory.mktemp("no-example"), "project_name=Ocean Heat Budget", "include_example=no"
     )
-    environment.run("python", "-m", "pip", "install", "--quiet", "-e", ".[dev]", cwd=baked.path, timeout=1500)
-    return environment
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def readme_commands(project: Path) -> list[str]:
+    """The lines of the first ``bash`` block of the project's README, without their comments."""
+    text = (project / "README.md").read_text(encoding="utf-8")
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def run_as_written(command: str, cwd: Path, path: str | None = None, timeout: float = 1200, env=None):
+    """Run a README line through bash, as a user pastes it, with uv on PATH and no venv active.
+
+    ``path`` replaces PATH (uv's folder is always first).
+    """
+    environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PROJECT_ROOT")}
+    environment["PATH"] = os.pathsep.join([str(Path(uv()).parent), path or os.environ["PATH"]])
+    return subprocess.run(
+        [shutil.which("bash"), "-c", command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**environment, **(env or {})},
+    )
 
 
 @dataclass

@@ -89,7 +89,7 @@ def test_the_documented_setting_loads_it_in_every_kernel_of_the_venv(project):
     """The README's line in <venv>/etc/ipython/ipython_config.py: no %load_ext needed."""
     write_script(project)
     module = project.path.name.replace("-", "_")
-    readme = (project.path / "README.md").read_text()
+    readme = (project.path / "docs" / "workspace.md").read_text()  # the README's page on it
     setting = f'c.InteractiveShellApp.extensions.append("{module}.workspace")'
     assert setting in readme and ".venv/etc/ipython/ipython_config.py" in readme
     config = project.venv.path / "etc" / "ipython" / "ipython_config.py"

@@ -285,17 +285,23 @@ def sweep(
     }
 )
 def workflow(c, force=False, check=False):
-    """Run the pipeline: etl, the extractions and sweeps of [tool.<package>.workflow], figures.
+    """Run the pipeline: etl, then the extractions and sweeps of pyproject.toml, then figures.
 
-    Each step is a task of its own and skips what is up to date: unchanged raw files
-    are not reloaded, a script that exists is not extracted again (it is yours now),
-    sweeps resume, and figures newer than their sources and results are kept.
+    The extractions and sweeps are those listed under
+    [tool.{{ cookiecutter.module_name }}.workflow] in pyproject.toml. Each step is a
+    task of its own and skips what is up to date: unchanged raw files are not reloaded,
+    a script that exists is not extracted again (it is yours now), sweeps resume, and
+    figures newer than their sources and results are kept. With nothing in data/raw
+    yet, it says what to do next and exits 0.
     """
     if c.remainder:
         raise Exit(f"Error: invoke workflow takes no names after --: {c.remainder!r}", code=1)
     with user_errors():
-        from {{ cookiecutter.module_name }}.workflow import plan
+        from {{ cookiecutter.module_name }}.workflow import next_steps, plan, raw_data_missing
 
+        if raw_data_missing():
+            print(next_steps())
+            return
         steps = plan()
 
     def say(title):
@@ -316,6 +322,36 @@ def workflow(c, force=False, check=False):
         check_notebooks(c)
 
 
+@task
+def lab(c):
+    """Start JupyterLab in the project on its own kernel (%workspace loaded); `-- ARGS` for more.
+
+    Registers the project's kernel (named after the project) in this environment
+    first. Arguments after `--` go to JupyterLab: `invoke lab -- --no-browser --port 8890`.
+    """
+    import os
+
+    with user_errors():
+        from {{ cookiecutter.module_name }} import starter
+
+        command = starter.lab_command(words_after_dashes(c))  # first: is JupyterLab there?
+        spec = starter.register_kernel()
+    print(f"Kernel {spec.name!r} registered in {spec.parent}; starting JupyterLab", flush=True)
+    os.execv(command[0], command)  # JupyterLab owns the terminal (and its Ctrl-C) from here
+
+
+@task(help={"name": "the notebook's name: writes notebooks/NAME.ipynb and its pair NAME.py"})
+def new_notebook(c, name):
+    """Start a notebook: paired with a script, on the project's kernel, listing the tables."""
+    with user_errors():
+        from {{ cookiecutter.module_name }} import paths, starter
+
+        written = starter.new_notebook(name)
+    print(f"Wrote {' and '.join(paths.relative(p) for p in written)}: open it in `invoke lab`")
+
+
 ns = Collection(
     workflow, etl, cells, extract_cell, sweep, results, figures, lint, check_notebooks, test
 )
+ns.add_task(lab)
+ns.add_task(new_notebook)

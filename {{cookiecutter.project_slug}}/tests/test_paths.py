@@ -34,6 +34,30 @@ def call_with_root(root, call: str) -> subprocess.CompletedProcess:
     )
 
 
+def test_the_project_you_stand_in_wins_over_the_installed_package(tmp_path):
+    """From inside another copy of the project (a clone sharing this environment), that copy
+    is the root, even from one of its subfolders; PROJECT_ROOT still comes first."""
+    clone = tmp_path / "clone"
+    (clone / "src" / paths.PACKAGE).mkdir(parents=True)
+    (clone / "notebooks").mkdir()
+    (clone / "pyproject.toml").write_text('[project]\nname = "clone"\n')
+    environment = {k: v for k, v in os.environ.items() if k != "PROJECT_ROOT"}
+    show = f"from {paths.PACKAGE} import paths; print(paths.find_root())"
+    for where in (clone, clone / "notebooks"):
+        done = subprocess.run(
+            [sys.executable, "-c", show], cwd=where, env=environment, capture_output=True, text=True
+        )
+        assert done.stdout.strip() == str(clone.resolve()), done.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=clone,
+        env={**environment, "PROJECT_ROOT": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.strip() == str(ROOT)
+
+
 def test_a_broken_pyproject_is_one_clear_line(tmp_path):
     """A TOML syntax error names the file and says to fix it, without a traceback."""
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x\n')

@@ -1,11 +1,14 @@
 """Where the project lives: its root folder and the folders of each workflow step.
 
 The root is found, in this order, from the ``PROJECT_ROOT`` environment
-variable, from this file's place in a ``src/`` checkout (the usual editable
-install), or by walking up from the working directory to the ``pyproject.toml``
-that names this package. Everything else is relative to it, so notebooks,
+variable, by walking up from the working directory to a ``pyproject.toml``
+beside ``src/<package>/`` (the project you stand in), or from this file's place
+in a ``src/`` checkout (the usual editable install). The working directory comes
+before the package's own place so that two copies of a project sharing one
+environment (one installed editable, the other a clone beside it) each write
+into their own folders. Everything else is relative to the root, so notebooks,
 scripts and tasks agree on where data and results are whatever their working
-directory.
+directory inside the project.
 """
 
 from __future__ import annotations
@@ -44,12 +47,12 @@ def find_root() -> Path:
                 f"PROJECT_ROOT={configured} has no pyproject.toml: point it at the project folder"
             )
         return root
-    here = Path(__file__).resolve()
-    if len(here.parents) > 2 and _declares_package(here.parents[2] / "pyproject.toml"):
-        return here.parents[2]
     for folder in [Path.cwd(), *Path.cwd().parents]:
         if _declares_package(folder / "pyproject.toml"):
             return folder.resolve()
+    here = Path(__file__).resolve()
+    if len(here.parents) > 2 and _declares_package(here.parents[2] / "pyproject.toml"):
+        return here.parents[2]
     raise ProjectRootNotFound(
         f"cannot find the project folder of package {PACKAGE!r}: run from inside the project "
         "or set PROJECT_ROOT to its folder"

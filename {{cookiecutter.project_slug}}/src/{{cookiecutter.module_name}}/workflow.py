@@ -67,6 +67,29 @@ def _entries(settings: dict, key: str, required: tuple[str, ...], optional: tupl
     return entries
 
 
+def raw_data_missing() -> bool:
+    """Whether ``data/raw`` holds nothing yet but its README (and hidden files)."""
+    if not paths.RAW_DIR.is_dir():
+        return True
+    return not any(
+        not p.name.startswith(".") and p.name != "README.md" for p in paths.RAW_DIR.iterdir()
+    )
+
+
+def next_steps() -> str:
+    """What to do in a project whose ``data/raw`` is empty (what ``invoke workflow`` says)."""
+    return "\n".join(
+        [
+            f"{paths.relative(paths.RAW_DIR)}/ holds no data yet: nothing to run. Next:",
+            f"  1. copy your raw files into {paths.relative(paths.RAW_DIR)}/ (CSV, TSV, JSON "
+            "Lines, XML; compressed too), then `invoke workflow` (or `invoke etl`) loads them",
+            "  2. `invoke lab` opens JupyterLab; `invoke new-notebook NAME` starts a notebook",
+            f"  3. list extractions and sweeps under [tool.{paths.PACKAGE}.workflow] in "
+            "pyproject.toml to make them part of `invoke workflow`",
+        ]
+    )
+
+
 def plan(settings: dict | None = None) -> list[Step]:
     """The extract and sweep steps of the workflow, in order, each checked.
 

@@ -9,7 +9,7 @@
 import argparse
 import sys
 
-from penguin_study import results
+from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
 notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
