@@ -106,7 +106,7 @@ def test_a_folder_of_parts_and_bad_files_give_exact_messages_and_exit_codes(proj
     ]
 
     wrong = project.run("invoke", "etl", "--on-bad-lines", "maybe", check=False)
-    assert (wrong.returncode, wrong.stderr.strip()) == (1, "Error: --on-bad-lines 'maybe': use error or skip")
+    assert (wrong.returncode, wrong.stderr.strip()) == (1, "Error: --on-bad-lines 'maybe': use 'error' or 'skip'")
 
 
 def test_a_folder_given_as_the_database_is_one_error_line_without_traceback(project):

@@ -114,8 +114,8 @@ def test_a_file_that_is_not_sqlite_is_one_line_error(scratch_project, tmp_path):
     with pytest.raises(data.DataError) as error:
         data.tables(database=notes)
     assert str(error.value) == (
-        f"cannot open database {notes}: file is not a database; move it away and run "
-        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
+        f"cannot open database {notes}: file is not a database; pass database= the path of an "
+        "SQLite file written by `invoke etl`"
     )
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import etl, paths
-from {{ cookiecutter.module_name }}.loader import quote
+from {{ cookiecutter.module_name }} import db, etl, paths
+from {{ cookiecutter.module_name }}.db import quote
 from {{ cookiecutter.module_name }}.readers import memetracker
 
 
@@ -240,12 +240,40 @@ def test_a_reader_that_cannot_be_found_is_named(scratch_project):
     )
 
 
-def test_a_json_array_file_is_refused_with_a_way_to_split_it(scratch_project):
-    (scratch_project.raw / "array.json").write_text('[\n  {"a": 1},\n  {"a": 2}\n]\n')
-    assert run(on_bad_lines="skip")["array"].error == (
-        "data/raw/array.json: is one JSON array, not one object per line: "
-        "split it, e.g. jq -c '.[]'"
+def test_a_json_array_of_objects_loads_streaming_typed_exactly_like_json_lines(scratch_project):
+    """Like vega_datasets' cars.json (pretty-printed, NULLs, ISO dates); compressed; a bad item."""
+    cars = [
+        {"Name": f"car {i}", "Miles_per_Gallon": None if i % 7 == 0 else 18 + i % 9,
+         "Horsepower": 130.5 + i, "Year": f"19{70 + i % 12}-01-01", "Origin": "USA"}
+        for i in range(25_000)
+    ]  # fmt: skip
+    (scratch_project.raw / "cars.json.gz").write_bytes(
+        gzip.compress(json.dumps(cars, indent=2).encode())
     )
+    report = run()["cars"]
+    assert (report.status, report.rows) == ("loaded", len(cars))
+    assert types("cars") == {
+        "Name": "TEXT",
+        "Miles_per_Gallon": "INTEGER",
+        "Horsepower": "REAL",
+        "Year": "TEXT",
+        "Origin": "TEXT",
+    }
+    assert rows("cars")[:2] == [tuple(cars[0].values()), tuple(cars[1].values())]
+    assert db.manifest_of("cars").logical_types["Year"] == "date"
+    (scratch_project.raw / "mixed.json").write_text(
+        '[{"a": 1.50, "b": {"c": [1, 2.0]}}, 7, {"a": 12345678901234567890}]'
+    )
+    assert "data/raw/mixed.json line 2: a JSON int, not an object" in run()["mixed"].error
+    report = run(on_bad_lines="skip")["mixed"]
+    assert (report.rows, report.rejected) == (2, 1)
+    assert rows("mixed") == [("1.50", '{"c":[1,2.0]}'), ("12345678901234567890", None)]
+
+
+def test_a_json_file_of_one_object_per_line_loads_as_json_lines(scratch_project):
+    (scratch_project.raw / "lines.json").write_text('{"a": 1}\n{"a": 2}\n')
+    assert run()["lines"].rows == 2
+    assert rows("lines") == [(1,), (2,)]
 
 
 VALUE = st.one_of(

@@ -19,9 +19,9 @@ import json
 import os
 from pathlib import Path
 
-from . import paths, provenance
+from . import db, paths, provenance
+from .db import quote
 from .errors import ProjectError
-from .loader import MANIFEST, open_failure, quote
 
 FIRST_ROW = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
 
@@ -43,42 +43,26 @@ def connect(database: str | os.PathLike | None = None, *, writable: bool = False
     """An ADBC (DB-API) connection to the project's database, read-only unless ``writable``.
 
     Use it for your own SQL; close it when done (``with data.connect() as con: ...``).
+    It is in autocommit mode: idle, it holds no lock, so it never keeps `invoke etl` waiting.
     """
-    import adbc_driver_manager
-    import adbc_driver_sqlite.dbapi
-
     path = _database(database)
-    uri = path.resolve().as_uri() + ("" if writable else "?mode=ro")
     try:
-        connection = adbc_driver_sqlite.dbapi.connect(uri)
-    except adbc_driver_manager.Error as error:
-        raise _open_error(path, error) from None
-    try:
-        with connection.cursor() as cursor:  # SQLite reads the file's header only when asked
-            cursor.execute("SELECT count(*) FROM sqlite_schema")
-            cursor.fetchall()
-    except adbc_driver_manager.Error as error:
-        connection.close()
-        raise _open_error(path, error) from None
+        connection = db.connect(path, "write" if writable else "read")
+    except db.DatabaseError as error:
+        raise DataError(str(error)) from None
     _note(path, connection)
     return connection
 
 
-def _open_error(path: Path, error: Exception) -> DataError:
-    return DataError(
-        f"cannot open database {path}: {open_failure(path, error)}; move it away and run "
-        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
-    )
-
-
 def _note(path: Path, connection) -> None:
     """Note the database, and the raw files behind it with their hashes, for provenance."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT path, sha256, table_name FROM {MANIFEST}")
-            sources = [{"path": p, "sha256": h, "table": t} for p, h, t in cursor.fetchall()]
-    except Exception:  # a database not made by `invoke etl`
-        sources = []
+    with connection.cursor() as cursor:
+        manifest = db.read_manifest(cursor)
+    sources = [
+        {"path": s.path, "sha256": s.sha256, "table": t}
+        for t, entry in manifest.items()
+        for s in entry.sources
+    ]
     provenance.note_input(path, role="database", sources=sources)
 
 
@@ -144,19 +128,12 @@ def tables(*, database: str | os.PathLike | None = None):
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
         names = [row[0] for row in cursor.fetchall()]
-        try:
-            cursor.execute(
-                "SELECT table_name, path, rows, rejected, columns, finished "
-                f"FROM {MANIFEST} ORDER BY part"
-            )
-            manifest = cursor.fetchall()
-        except Exception:
-            manifest = []
+        manifest = db.read_manifest(cursor)
         rows = []
         for name in names:
-            entries = [m for m in manifest if m[0] == name]
-            if entries:  # counted while loading: no scan of a large table
-                count = sum(m[2] or 0 for m in entries)
+            entry = manifest.get(name)
+            if entry is not None:  # counted while loading: no scan of a large table
+                count = entry.rows
             else:
                 cursor.execute(f"SELECT count(*) FROM {quote(name)}")
                 (count,) = cursor.fetchone()
@@ -168,9 +145,9 @@ def tables(*, database: str | os.PathLike | None = None):
                     "rows": count,
                     "columns": len(columns),
                     "types": ", ".join(f"{c} {t or 'ANY'}" for c, t in columns),
-                    "sources": ", ".join(m[1] for m in entries),
-                    "rejected": sum(m[3] or 0 for m in entries),
-                    "loaded": max((m[5] for m in entries), default=None),
+                    "sources": ", ".join(s.path for s in entry.sources) if entry else "",
+                    "rejected": entry.rejected if entry else 0,
+                    "loaded": entry.finished if entry else None,
                 }
             )
     return pd.DataFrame(
@@ -194,14 +171,19 @@ def load(
     *,
     params: tuple | list = (),
     database: str | os.PathLike | None = None,
+    parse_dates: bool = True,
 ):
     """A table (or some of its columns and rows) as a DataFrame.
 
     ``where`` is an SQL condition; put values in ``params``:
     ``load("penguins", where="species = ? AND year >= ?", params=("Adelie", 2008))``.
+    Columns the ETL found to hold dates or timestamps (stored as ISO text) come back as
+    ``datetime64`` (timestamps with a zone in UTC); ``parse_dates=False`` keeps the text.
     """
     with connect(database) as connection, connection.cursor() as cursor:
         known = _columns_of(cursor, table)
+        entry = db.read_manifest(cursor, table).get(table) if parse_dates else None
+        logical = entry.logical_types if entry else {}
         chosen = list(columns) if columns else list(known)
         missing = [c for c in chosen if c not in known]
         if missing:
@@ -228,20 +210,35 @@ def load(
             if "Type mismatch" not in message:
                 raise DataError(f"cannot load {table!r}: {message}") from None
             return _rows_frame(_database(database), sql, parameters)
-        return _as_declared(result.rename_columns(chosen), {c: known[c] for c in chosen})
+        return _as_declared(result.rename_columns(chosen), {c: known[c] for c in chosen}, logical)
 
 
-def _as_declared(result, declared: dict[str, str]):
+def _as_declared(result, declared: dict[str, str], logical: dict[str, str | None] | None = None):
     """Give each column the Arrow type of its declared SQL type (the driver guesses from the
-    first rows, so a column NULL there would come back as strings or nulls)."""
+    first rows, so a column NULL there would come back as strings or nulls), and dates and
+    timestamps (``logical``) their ``datetime64`` type."""
     import pyarrow as pa
 
     arrow = {"INTEGER": pa.int64(), "REAL": pa.float64(), "TEXT": pa.string()}
+    temporal = {
+        "date": [pa.date32(), pa.timestamp("s")],
+        "timestamp": [pa.timestamp("us")],
+        "timestamptz": [pa.timestamp("us", "UTC")],
+    }
+    logical = logical or {}
     fields = []
     for name, column in zip(result.column_names, result.columns, strict=True):
         wanted = arrow.get((declared.get(name) or "").upper())
         if wanted is not None and column.type != wanted:
             column = column.cast(wanted)
+        if logical.get(name) in temporal and column.type == pa.string():
+            try:
+                cast = column
+                for step in temporal[logical[name]]:
+                    cast = cast.cast(step)
+                column = cast
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass  # a value edited in since the load: the column stays text
         fields.append(column)
     return _frame(pa.table(fields, names=result.column_names))
 

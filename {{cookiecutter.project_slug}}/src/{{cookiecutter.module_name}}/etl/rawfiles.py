@@ -25,14 +25,13 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
 DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".psv": "|", ".txt": None}
@@ -41,8 +40,7 @@ SAMPLE_BYTES = 1 << 16
 MAX_HEADER_BYTES = 1 << 24
 BLOCK_BYTES = 1 << 20
 CAREFUL_BATCH_ROWS = 20_000
-
-csv.field_size_limit(sys.maxsize if sys.maxsize < 2**63 else 2**31 - 1)
+MB = 1 << 20
 
 
 class SourceError(ProjectError):
@@ -56,8 +54,61 @@ class BadLine(SourceError):
         self.source, self.line, self.reason, self.text = source, line, reason, text
         super().__init__(
             f"{source} line {line}: {reason}: {preview(text)} "
-            "(fix the file, or run with --on-bad-lines skip to load the other lines)"
+            "(fix the file, or run with on_bad_lines='skip' to load the other lines)"
         )
+
+
+class LineTooLong(SourceError):
+    """A line (or field, or record) is longer than the ``max_line_mb`` setting allows."""
+
+    def __init__(self, label: str, line: int | None, limit: int, what: str = "line"):
+        self.label, self.line, self.limit, self.what = label, line, limit, what
+        where = f"{label} line {line}" if line else label
+        super().__init__(
+            f"{where}: a {what} longer than max_line_mb = {limit // MB} (MB): is it really a "
+            "table (a file that expands to one endless line)? If the line is real, raise "
+            "max_line_mb in the table's settings"
+        )
+
+
+class LineLimit(io.RawIOBase):
+    """The bytes of ``stream``, refusing a line longer than ``limit`` bytes as it is read.
+
+    Only the distance between line endings is tracked (a count and two searches per block
+    of about a megabyte), so a line is refused before any reader above holds it whole.
+    """
+
+    def __init__(self, stream, limit: int, label: str):
+        self.stream, self.limit, self.label = stream, limit, label
+        self.line = 1  # the line being read
+        self.run = 0  # bytes read since the last line ending
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.stream.readinto(buffer)
+        if not n:
+            return n
+        view = memoryview(buffer)[:n]
+        data = view if isinstance(buffer, bytes) else bytes(view)
+        last = data.rfind(b"\n")
+        if last < 0:
+            self.run += n
+        else:
+            first = data.find(b"\n")
+            if self.run + first > self.limit:
+                raise LineTooLong(self.label, self.line, self.limit)
+            self.line += data.count(b"\n")
+            self.run = n - last - 1
+        if self.run > self.limit:
+            raise LineTooLong(self.label, self.line, self.limit)
+        return n
+
+
+def limit_lines(stream, limit: int, label: str):
+    """``stream`` (binary, buffered) refusing lines longer than ``limit`` bytes."""
+    return io.BufferedReader(LineLimit(stream, limit, label), BLOCK_BYTES)
 
 
 def preview(text: str, limit: int = 60) -> str:
@@ -331,6 +382,14 @@ class Layout:
     data_start: bytes  # the bytes read ahead after the header
     lines_before_data: int  # physical lines up to and including the header
     encoding: str
+    selected: list[int] | None = None  # positions of the columns loaded (None: all)
+
+    @property
+    def sources(self) -> list[str]:
+        """The header's names of the columns loaded."""
+        if self.selected is None:
+            return self.header
+        return [self.header[i] for i in self.selected]
 
 
 def record_end(data: bytes, quote: int, start: int = 0) -> int:
@@ -440,18 +499,27 @@ def read_layout(stream, label: str, settings: dict, extension: str) -> tuple[Lay
             f'({preview(first.decode("utf-8", "surrogateescape"))}): set encoding = "latin-1" '
             "(or the file's encoding) in the table's settings"
         ) from None
-    delimiter = settings.get("delimiter") or guess_delimiter(
-        first_text, DELIMITERS.get(extension), quote
-    )
-    header = next(
-        csv.reader([first_text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [""]
-    )
-    if given:
+    previous = csv.field_size_limit(MAX_HEADER_BYTES)  # put back at once: no lasting effect
+    try:
+        delimiter = settings.get("delimiter") or guess_delimiter(
+            first_text, DELIMITERS.get(extension), quote
+        )
+        header = next(
+            csv.reader([first_text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [""]
+        )
+    finally:
+        csv.field_size_limit(previous)
+    selected = None
+    if given and has_header and set(given) <= set(header) and len(set(header)) == len(header):
+        names = list(given)  # the header's columns to load, in this order
+        selected = [header.index(name) for name in given]
+    elif given:
         names = list(given)
         if has_header and len(names) != len(header):
+            missing = next(n for n in given if n not in header)
             raise SourceError(
-                f"{label}: columns in the settings name {len(names)} columns, "
-                f"the header has {len(header)}"
+                f"{label}: columns names {missing!r}, which its header does not have (columns "
+                f"either picks header names, or renames all {len(header)} columns)"
             )
     elif has_header:
         names = unique_names(header)
@@ -461,7 +529,14 @@ def read_layout(stream, label: str, settings: dict, extension: str) -> tuple[Lay
         position = end
         lines += first.count(b"\n") + first.count(b"\r") - first.count(b"\r\n")
     return Layout(
-        delimiter, quote, header if has_header else names, names, data[position:], lines, encoding
+        delimiter,
+        quote,
+        header if has_header else names,
+        names,
+        data[position:],
+        lines,
+        encoding,
+        selected,
     ), stream
 
 
@@ -488,7 +563,8 @@ def fast_batches(stream, layout: Layout) -> Iterator[list]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    internal = [f"c{i}" for i in range(len(layout.names))]
+    internal = [f"c{i}" for i in range(len(layout.header))]
+    wanted = internal if layout.selected is None else [internal[i] for i in layout.selected]
     reader = pacsv.open_csv(
         Prefixed(layout.data_start, stream),
         read_options=pacsv.ReadOptions(
@@ -503,6 +579,7 @@ def fast_batches(stream, layout: Layout) -> Iterator[list]:
             ignore_empty_lines=True,
         ),
         convert_options=pacsv.ConvertOptions(
+            include_columns=wanted,
             column_types={name: pa.string() for name in internal},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -520,9 +597,22 @@ class Rejected:
 
 
 def careful_records(
-    stream, layout: Layout, label: str
+    stream, layout: Layout, label: str, limit: int = 64 * MB
 ) -> Iterator[tuple[int, list[str] | Rejected]]:
-    """``(line, fields)`` for every record, or ``(line, Rejected)`` for a malformed one."""
+    """``(line, fields)`` for every record, or ``(line, Rejected)`` for a malformed one.
+
+    A field longer than ``limit`` bytes (a quote never closed, say) is a bad line, so the
+    reader never holds more than that. The csv module's field limit is process-wide: it is
+    set for the time of each read and put back.
+    """
+    previous = csv.field_size_limit()
+    try:
+        yield from _careful_records(stream, layout, label, limit)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _careful_records(stream, layout, label, limit):
     text = io.TextIOWrapper(
         io.BufferedReader(Prefixed(layout.data_start, stream)),
         encoding="utf-8",
@@ -531,17 +621,21 @@ def careful_records(
     )
     lines = iter(text)
     reader = csv.reader(lines, delimiter=layout.delimiter, quotechar=layout.quote, doublequote=True)
-    width = len(layout.names)
+    width = len(layout.header)
     done = 0  # physical lines consumed before the current record
     while True:
+        csv.field_size_limit(limit)  # again: another reader may have set it meanwhile
         try:
             record = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
+            reason = f"not valid CSV ({error})"
+            if "field larger than field limit" in str(error):
+                reason = f"a field longer than max_line_mb = {limit // MB} (MB)"
             yield (
                 layout.lines_before_data + done + 1,
-                Rejected(layout.lines_before_data + done + 1, f"not valid CSV ({error})", ""),
+                Rejected(layout.lines_before_data + done + 1, reason, ""),
             )
             done = reader.line_num
             continue
@@ -563,6 +657,8 @@ def careful_records(
                 first_line,
                 Rejected(first_line, undecodable(byte, layout.encoding), joined),
             )
+        elif layout.selected is not None:
+            yield first_line, [record[i] for i in layout.selected]
         else:
             yield first_line, record
 
