@@ -14,6 +14,7 @@ import re
 import shutil
 import sqlite3
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import matplotlib
@@ -519,7 +520,7 @@ BIG = "a,b\n" + "".join(f"{i},{i * 7}\n" for i in range(20_000))
             "endless.csv.gz",
             gzip.compress(b"a,b\n1,2\n" + b"x" * (3 << 20)),
             "data/raw/endless.csv.gz line 3: a line longer than max_line_mb = 1 (MB): is it "
-            "really a table (a file that expands to one endless line)? If the line is real, "
+            "really a table (a file that expands to one endless line)? If it is real, "
             "raise max_line_mb in the table's settings",
         ),
     ],
@@ -880,3 +881,218 @@ def test_raw_csv_text_loads_as_pythons_csv_module_reads_it_or_fails_naming_the_l
     else:
         assert report.status == "loaded", report.error
         assert rows("raw") == [tuple(None if f == "" else f for f in r) for r in expected]
+
+
+# ---- no input breaks the run ---------------------------------------------------------------------
+
+
+def test_a_symlink_loop_in_data_raw_fails_alone_in_one_line(scratch_project):
+    write(scratch_project.raw / "good.csv", "x\n1\n")
+    (scratch_project.raw / "loop.csv").symlink_to("loop.csv")
+    reports = run()
+    assert reports["good"].status == "loaded"
+    assert reports["loop"].error == (
+        "data/raw/loop.csv: cannot read it (Too many levels of symbolic links): check the file"
+    )
+
+
+FILL_DISK = """
+import os, resource, signal, sys
+from {{ cookiecutter.module_name }} import etl
+if sys.argv[2] == "ulimit":
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+reports = etl.run(quiet=True, database=sys.argv[1])
+print("\\n".join(f"{r.table}|{r.status}|{r.error}" for r in reports))
+"""
+
+
+def test_a_full_disk_fails_the_file_in_one_line_and_leaves_the_database_as_it_was(
+    scratch_project, tmp_path
+):
+    """A real full disk: a 1 MB tmpfs when mount works (as root), else a file size limit."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = (
+        os.geteuid() == 0
+        and not subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+    )
+    database = folder / "db.sqlite"
+    try:
+        write(scratch_project.raw / "small.csv", "x\n1\n")
+        write(
+            scratch_project.raw / "big.csv",
+            "a,b\n" + "".join(f"{i},{i}.5\n" for i in range(80_000)),
+        )
+        way = "none" if mounted else "ulimit"
+        command = [sys.executable, "-c", FILL_DISK, str(database), way]
+        env = {**os.environ, "PROJECT_ROOT": str(scratch_project.root)}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        lines = dict(line.split("|", 1) for line in done.stdout.splitlines())
+        assert lines["small"] == "loaded|None"
+        status, error = lines["big"].split("|")
+        assert status == "failed" and "\n" not in error
+        full = (
+            f"data/raw/big.csv: the disk holding {database} is full (database or disk is full); "
+            "nothing of this file was loaded: free space"
+            if mounted
+            else f"data/raw/big.csv: writing {database} failed (disk I/O error): is its disk "
+            "full, or the file over a size limit (ulimit -f)? nothing of this file was loaded"
+        )
+        assert error.startswith(full)
+        assert rows("small", database) == [(1,)]
+        with closing(sqlite3.connect(database)) as con:
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert con.execute("SELECT name FROM sqlite_schema WHERE name = 'big'").fetchall() == []
+    finally:
+        if mounted:
+            subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def test_columns_loads_a_subset_of_a_file_wider_than_sqlite_allows(scratch_project):
+    header = [f"c{i}" for i in range(2500)]
+    write(
+        scratch_project.raw / "wide.csv",
+        ",".join(header) + "\n" + ",".join(str(i) for i in range(2500)) + "\n",
+    )
+    scratch_project.settings('[tool.PACKAGE.etl.tables.wide]\ncolumns = ["c2499", "c7"]\n')
+    report = run()["wide"]
+    assert (report.status, report.rows) == ("loaded", 1)
+    assert types("wide") == {"c2499": "INTEGER", "c7": "INTEGER"}
+    assert rows("wide") == [(2499, 7)]
+
+
+def test_a_json_line_nested_hundreds_of_levels_loads_as_its_json_text(scratch_project):
+    deep = "[" * 400 + "1.50" + "]" * 400
+    write(scratch_project.raw / "deep.jsonl", '{"a": ' + deep + ', "b": 2}\n')
+    report = run()["deep"]
+    assert report.status == "loaded", report.error
+    assert rows("deep") == [(deep, 2)]
+
+
+def test_a_field_longer_than_the_limit_is_a_bad_line_with_its_number(scratch_project):
+    """An unclosed quote would make one field of the rest of the file: refused at the limit."""
+    scratch_project.settings("[tool.PACKAGE.etl]\nmax_line_mb = 1\n")
+    lines = "".join(f"{i},x\n" for i in range(40_000))
+    write(scratch_project.raw / "open.csv", 'a,b\n1,"never closed\n' + lines * 6)
+    report = run()["open"]
+    assert report.error == (
+        "data/raw/open.csv line 2: a quoted field longer than max_line_mb = 1 (MB): is a quote "
+        "left open? If it is real, raise max_line_mb in the table's settings"
+    )
+
+
+# ---- vanished sources, header-only files -------------------------------------------------------
+
+
+def test_a_table_whose_files_are_gone_is_listed_and_prune_drops_it(scratch_project):
+    write(scratch_project.raw / "kept.csv", "x\n1\n")
+    write(scratch_project.raw / "gone.csv", "x\n2\n")
+    run()
+    (scratch_project.raw / "gone.csv").unlink()
+    reports = etl.run(quiet=True)
+    assert {r.table: r.status for r in reports} == {"kept": "skipped", "gone": "vanished"}
+    assert (
+        "gone: its raw files are gone (data/raw/gone.csv); the table stays: prune=True drops it"
+        in etl.summary(reports).splitlines()
+    )
+    assert rows("gone") == [(2,)]
+    reports = etl.run(quiet=True, prune=True)
+    assert {r.table: r.status for r in reports} == {"kept": "skipped", "gone": "pruned"}
+    with sqlite3.connect(paths.DATABASE) as con:
+        assert con.execute("SELECT name FROM sqlite_schema WHERE name = 'gone'").fetchall() == []
+        assert con.execute("SELECT DISTINCT table_name FROM _etl_manifest").fetchall() == [
+            ("kept",)
+        ]
+
+
+def test_a_header_only_file_is_an_empty_table_of_text_columns_noted_in_the_summary(
+    scratch_project,
+):
+    write(scratch_project.raw / "header.csv", "a,b\n")
+    reports = etl.run(quiet=True)
+    assert (reports[0].status, reports[0].rows) == ("loaded", 0)
+    assert types("header") == {"a": "TEXT", "b": "TEXT"}
+    assert rows("header") == []
+    assert (
+        "note: data/raw/header.csv: has a header but no data rows: loaded as an empty table "
+        "with its 2 columns (TEXT)" in etl.summary(reports).splitlines()
+    )
+
+
+# ---- dates ---------------------------------------------------------------------------------------
+
+
+def test_iso_dates_and_timestamps_are_text_with_their_logical_type_in_the_manifest(
+    scratch_project,
+):
+    """Every row decides: one impossible date (2023-02-29) in the last row keeps a column plain
+    text, like one word keeps a column of numbers text."""
+    from {{ cookiecutter.module_name }} import db
+
+    body = "".join(
+        f"2023-01-{d:02},2023-01-{d:02}T10:{d:02}:00.5,2023-01-{d:02} 10:00+01:00,"
+        f"2023-01-{d:02},2023\n"
+        for d in range(1, 29)
+    )
+    write(
+        scratch_project.raw / "when.csv",
+        "day,at,zoned,almost,year\n" + body + "2023-02-28,,,2023-02-29,2024\n",
+    )
+    run()
+    assert types("when") == {
+        "day": "TEXT",
+        "at": "TEXT",
+        "zoned": "TEXT",
+        "almost": "TEXT",
+        "year": "INTEGER",
+    }
+    assert rows("when")[0] == ("2023-01-01", "2023-01-01T10:01:00.5", "2023-01-01 10:00+01:00",
+                               "2023-01-01", 2023)  # fmt: skip
+    assert db.manifest_of("when").logical_types == {
+        "day": "date",
+        "at": "timestamp",
+        "zoned": "timestamptz",
+        "almost": None,
+        "year": None,
+    }
+
+
+def test_dates_in_another_format_are_read_by_setting_and_a_mismatch_names_its_line(
+    scratch_project,
+):
+    scratch_project.settings(
+        '[tool.PACKAGE.etl.tables.visits]\ndates = {when = "%d/%m/%Y", at = "%d/%m/%Y %H:%M"}\n'
+    )
+    write(scratch_project.raw / "visits.csv", "when,at\n31/12/2020,01/02/2021 13:45\n1/2/2021,\n")
+    assert run()["visits"].status == "loaded"
+    assert rows("visits") == [("2020-12-31", "2021-02-01T13:45:00"), ("2021-02-01", None)]
+    write(scratch_project.raw / "visits.csv", "when,at\n31/12/2020,\n31/02/2021,\n")
+    assert run()["visits"].error == (
+        "data/raw/visits.csv line 3: column 'when': '31/02/2021' does not match '%d/%m/%Y' "
+        "(dates setting): b'31/02/2021,' (fix the file, or run with on_bad_lines='skip' to "
+        "load the other lines)"
+    )
+
+
+# ---- XML -----------------------------------------------------------------------------------------
+
+
+def test_an_xml_attribute_of_megabytes_loads_and_one_past_the_limit_is_refused(scratch_project):
+    big = "x" * (6 << 20)
+    write(
+        scratch_project.raw / "posts.xml", f'<posts><row Id="1" Body="{big}"/><row Id="2"/></posts>'
+    )
+    assert run()["posts"].rows == 2
+    assert rows("posts") == [(1, big), (2, None)]
+    scratch_project.settings("[tool.PACKAGE.etl.tables.posts]\nmax_line_mb = 4\n")
+    assert run()["posts"].error == (
+        "data/raw/posts.xml: a XML element (after record 0) longer than max_line_mb = 4 (MB): "
+        "is it really a table (a file that expands to one endless line)? If it is real, "
+        "raise max_line_mb in the table's settings"
+    )

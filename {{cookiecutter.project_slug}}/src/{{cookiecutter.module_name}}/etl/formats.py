@@ -308,7 +308,7 @@ def xml_rows(stream, settings: dict) -> Iterator[tuple[int, dict | Rejected]]:
                 pending += len(data)
                 if pending > limit:
                     raise LineTooLong("", None, limit, f"XML element (after record {number})")
-                block = min(block * 2, 1 << 26)
+                block = max(min(block * 2, 1 << 26, limit - pending), 1 << 16)
     except ParseError as error:
         line, column = error.position
         raise ReaderError(

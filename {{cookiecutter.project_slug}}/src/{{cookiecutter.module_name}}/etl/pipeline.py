@@ -318,6 +318,12 @@ class Run:
                 "nothing of this file was loaded: free space (a load needs about the table's "
                 "size again, and room in the temporary folder for indexes), then run again"
             )
+        if "disk i/o error" in message.lower():  # EFBIG (a file size limit) ends here too
+            return (
+                f"{origin}: writing {paths.relative(self.target)} failed ({message}): is its "
+                "disk full, or the file over a size limit (ulimit -f)? nothing of this file "
+                "was loaded: free space, then run again"
+            )
         if busy(error):
             return str(self.locked("another process"))
         if isinstance(error, MemoryError):

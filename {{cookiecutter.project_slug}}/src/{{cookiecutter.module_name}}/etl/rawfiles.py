@@ -58,30 +58,37 @@ class BadLine(SourceError):
         )
 
 
+ENDLESS = "is it really a table (a file that expands to one endless line)?"
+
+
 class LineTooLong(SourceError):
     """A line (or field, or record) is longer than the ``max_line_mb`` setting allows."""
 
-    def __init__(self, label: str, line: int | None, limit: int, what: str = "line"):
-        self.label, self.line, self.limit, self.what = label, line, limit, what
+    def __init__(self, label, line: int | None, limit: int, what: str = "line", hint=ENDLESS):
+        self.label, self.line, self.limit, self.what, self.hint = label, line, limit, what, hint
         where = f"{label} line {line}" if line else label
         super().__init__(
-            f"{where}: a {what} longer than max_line_mb = {limit // MB} (MB): is it really a "
-            "table (a file that expands to one endless line)? If the line is real, raise "
-            "max_line_mb in the table's settings"
+            f"{where}: a {what} longer than max_line_mb = {limit // MB} (MB): {hint} If it is "
+            "real, raise max_line_mb in the table's settings"
         )
 
 
 class LineLimit(io.RawIOBase):
-    """The bytes of ``stream``, refusing a line longer than ``limit`` bytes as it is read.
+    """The bytes of ``stream``, refusing a line, or a quoted field, longer than ``limit`` bytes.
 
-    Only the distance between line endings is tracked (a count and two searches per block
-    of about a megabyte), so a line is refused before any reader above holds it whole.
+    Only the distance between line endings (and from the quote that opened a field still
+    open) is tracked: a count and two searches per block of about a megabyte, so a line is
+    refused before any reader above holds it whole, at no measurable cost.
     """
 
-    def __init__(self, stream, limit: int, label: str):
+    def __init__(self, stream, limit: int, label: str, quote: str | None = None):
         self.stream, self.limit, self.label = stream, limit, label
+        self.quote = quote.encode() if quote else None
         self.line = 1  # the line being read
         self.run = 0  # bytes read since the last line ending
+        self.offset = 0  # bytes read before this block
+        self.open_at: int | None = None  # where the quoted field still open began
+        self.open_line = 0
 
     def readable(self) -> bool:
         return True
@@ -90,25 +97,40 @@ class LineLimit(io.RawIOBase):
         n = self.stream.readinto(buffer)
         if not n:
             return n
-        view = memoryview(buffer)[:n]
-        data = view if isinstance(buffer, bytes) else bytes(view)
+        data = bytes(memoryview(buffer)[:n])
+        if self.quote is not None:
+            self._track_quotes(data)
         last = data.rfind(b"\n")
         if last < 0:
             self.run += n
         else:
             first = data.find(b"\n")
-            if self.run + first > self.limit:
+            if self.run + first > self.limit and self.open_at is None:
                 raise LineTooLong(self.label, self.line, self.limit)
             self.line += data.count(b"\n")
             self.run = n - last - 1
-        if self.run > self.limit:
+        self.offset += n
+        if self.run > self.limit and self.open_at is None:
             raise LineTooLong(self.label, self.line, self.limit)
         return n
 
+    def _track_quotes(self, data: bytes) -> None:
+        count = data.count(self.quote)
+        if count % 2 and self.open_at is not None:
+            self.open_at = None  # the open field closed
+        elif count:  # a field opened (or closed and another opened) at the block's last quote
+            if count % 2 or self.open_at is not None:
+                at = data.rfind(self.quote)
+                self.open_at = self.offset + at
+                self.open_line = self.line + data.count(b"\n", 0, at)
+        if self.open_at is not None and self.offset + len(data) - self.open_at > self.limit:
+            hint = "is a quote left open?"
+            raise LineTooLong(self.label, self.open_line, self.limit, "quoted field", hint)
 
-def limit_lines(stream, limit: int, label: str):
-    """``stream`` (binary, buffered) refusing lines longer than ``limit`` bytes."""
-    return io.BufferedReader(LineLimit(stream, limit, label), BLOCK_BYTES)
+
+def limit_lines(stream, limit: int, label: str, quote: str | None = None):
+    """``stream`` (buffered) refusing lines, and ``quote``-d fields, over ``limit`` bytes."""
+    return io.BufferedReader(LineLimit(stream, limit, label, quote), BLOCK_BYTES)
 
 
 def preview(text: str, limit: int = 60) -> str:

@@ -217,7 +217,8 @@ class TableLoader:
             if kind == "jsonl":
                 kind, stream = formats.json_kind(stream)
             if kind in ("csv", "jsonl"):  # line by line: no line may grow past the limit
-                stream = rawfiles.limit_lines(stream, limit, part.label)
+                quote = self.settings.get("quote", '"') if kind == "csv" else None
+                stream = rawfiles.limit_lines(stream, limit, part.label, quote)
             if kind != "csv":
                 self._load_records(part, source, stream, kind, spec)
                 return
