@@ -982,8 +982,8 @@ def test_a_field_longer_than_the_limit_is_a_bad_line_with_its_number(scratch_pro
     write(scratch_project.raw / "open.csv", 'a,b\n1,"never closed\n' + lines * 6)
     report = run()["open"]
     assert report.error == (
-        "data/raw/open.csv line 2: a quoted field longer than max_line_mb = 1 (MB): is a quote "
-        "left open? If it is real, raise max_line_mb in the table's settings"
+        "data/raw/open.csv line 2: a field longer than max_line_mb = 1 (MB): b'' (fix the file, "
+        "or run with on_bad_lines='skip' to load the other lines)"
     )
 
 

@@ -74,63 +74,49 @@ class LineTooLong(SourceError):
 
 
 class LineLimit(io.RawIOBase):
-    """The bytes of ``stream``, refusing a line, or a quoted field, longer than ``limit`` bytes.
+    """The bytes of ``stream``, refusing a line longer than ``limit`` bytes as it is read.
 
-    Only the distance between line endings (and from the quote that opened a field still
-    open) is tracked: a count and two searches per block of about a megabyte, so a line is
-    refused before any reader above holds it whole, at no measurable cost.
+    Only the distance between line endings is tracked (two searches and a count per block of
+    about a megabyte), so a line is refused before any reader above holds it whole. A quoted
+    field left open needs no tracking here: pyarrow refuses a record longer than its block,
+    and the careful reader then refuses a field longer than ``limit``.
     """
 
-    def __init__(self, stream, limit: int, label: str, quote: str | None = None):
+    def __init__(self, stream, limit: int, label: str):
         self.stream, self.limit, self.label = stream, limit, label
-        self.quote = quote.encode() if quote else None
         self.line = 1  # the line being read
         self.run = 0  # bytes read since the last line ending
-        self.offset = 0  # bytes read before this block
-        self.open_at: int | None = None  # where the quoted field still open began
-        self.open_line = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        n = self.stream.readinto(buffer)
+        import numpy as np  # scans the block in place, several times faster than bytes methods
+
+        # A line inside one block is shorter than the block: blocks no longer than the limit
+        # keep every line checked.
+        n = self.stream.readinto(memoryview(buffer)[: self.limit])
         if not n:
             return n
-        data = bytes(memoryview(buffer)[:n])
-        if self.quote is not None:
-            self._track_quotes(data)
-        last = data.rfind(b"\n")
-        if last < 0:
+        ends = np.frombuffer(buffer, np.uint8, n) == 10  # no copy of the block
+        count = int(np.count_nonzero(ends))
+        if not count:
             self.run += n
         else:
-            first = data.find(b"\n")
-            if self.run + first > self.limit and self.open_at is None:
+            if self.run + int(ends.argmax()) > self.limit:
                 raise LineTooLong(self.label, self.line, self.limit)
-            self.line += data.count(b"\n")
-            self.run = n - last - 1
-        self.offset += n
-        if self.run > self.limit and self.open_at is None:
+            self.line += count
+            tail = np.flatnonzero(ends[-(1 << 16) :])  # the last line ending, found near the end
+            last = n - min(n, 1 << 16) + int(tail[-1]) if len(tail) else np.flatnonzero(ends)[-1]
+            self.run = n - 1 - int(last)
+        if self.run > self.limit:
             raise LineTooLong(self.label, self.line, self.limit)
         return n
 
-    def _track_quotes(self, data: bytes) -> None:
-        count = data.count(self.quote)
-        if count % 2 and self.open_at is not None:
-            self.open_at = None  # the open field closed
-        elif count:  # a field opened (or closed and another opened) at the block's last quote
-            if count % 2 or self.open_at is not None:
-                at = data.rfind(self.quote)
-                self.open_at = self.offset + at
-                self.open_line = self.line + data.count(b"\n", 0, at)
-        if self.open_at is not None and self.offset + len(data) - self.open_at > self.limit:
-            hint = "is a quote left open?"
-            raise LineTooLong(self.label, self.open_line, self.limit, "quoted field", hint)
 
-
-def limit_lines(stream, limit: int, label: str, quote: str | None = None):
-    """``stream`` (buffered) refusing lines, and ``quote``-d fields, over ``limit`` bytes."""
-    return io.BufferedReader(LineLimit(stream, limit, label, quote), BLOCK_BYTES)
+def limit_lines(stream, limit: int, label: str):
+    """``stream`` (binary, buffered) refusing lines longer than ``limit`` bytes."""
+    return io.BufferedReader(LineLimit(stream, limit, label), BLOCK_BYTES)
 
 
 def preview(text: str, limit: int = 60) -> str:

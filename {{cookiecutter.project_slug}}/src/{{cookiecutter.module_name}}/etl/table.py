@@ -217,8 +217,7 @@ class TableLoader:
             if kind == "jsonl":
                 kind, stream = formats.json_kind(stream)
             if kind in ("csv", "jsonl"):  # line by line: no line may grow past the limit
-                quote = self.settings.get("quote", '"') if kind == "csv" else None
-                stream = rawfiles.limit_lines(stream, limit, part.label, quote)
+                stream = rawfiles.limit_lines(stream, limit, part.label)
             if kind != "csv":
                 self._load_records(part, source, stream, kind, spec)
                 return
