@@ -106,7 +106,22 @@ def test_a_folder_of_parts_and_bad_files_give_exact_messages_and_exit_codes(proj
     ]
 
     wrong = project.run("invoke", "etl", "--on-bad-lines", "maybe", check=False)
-    assert (wrong.returncode, wrong.stderr.strip()) == (1, "Error: --on-bad-lines 'maybe': use 'error' or 'skip'")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == "Error: --on-bad-lines 'maybe': use 'error' or 'skip'"
+
+
+def test_vanished_sources_are_listed_and_prune_drops_them_with_cli_words(project):
+    """The summary speaks the command line's flags (--prune, --force), not Python's arguments."""
+    raw = project.path / "data" / "raw"
+    (raw / "old.csv").write_text("x\n1\n")
+    project.run("invoke", "etl", "--quiet")
+    (raw / "old.csv").unlink()
+    listed = project.run("invoke", "etl", "--quiet").stdout.splitlines()
+    assert "old: its raw files are gone (data/raw/old.csv); the table stays: --prune drops it" in listed
+    assert "penguins: unchanged, skipped (--force reloads it)" in listed
+    pruned = project.run("invoke", "etl", "--quiet", "--prune").stdout.splitlines()
+    assert "old: its raw files are gone (data/raw/old.csv): dropped" in pruned
+    assert query(project, "SELECT name FROM sqlite_schema WHERE name = 'old'") == []
 
 
 def test_a_folder_given_as_the_database_is_one_error_line_without_traceback(project):

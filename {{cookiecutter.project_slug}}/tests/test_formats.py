@@ -229,6 +229,38 @@ def test_a_reader_that_raises_fails_its_file_with_the_record_and_line(scratch_pr
         assert con.execute("SELECT name FROM sqlite_schema WHERE name = 'broken'").fetchall() == []
 
 
+def test_an_exception_escaping_a_load_fails_its_file_alone_in_one_line(
+    scratch_project, monkeypatch
+):
+    """A reader of yours yielding a value no table can hold (a set): the loader fails on it
+    outside any check, and still only that file fails, in one line."""
+    (scratch_project.root / "odd_reader.py").write_text(
+        "def sets(lines):\n    for line in lines:\n        yield {'a': {line.strip()}}\n"
+    )
+    monkeypatch.syspath_prepend(str(scratch_project.root))
+    scratch_project.settings('[tool.PACKAGE.etl]\nreaders = {"*.txt" = "odd_reader:sets"}\n')
+    (scratch_project.raw / "ok.csv").write_text("x\n1\n")
+    (scratch_project.raw / "odd.txt").write_text("one\n")
+    reports = run()
+    assert reports["ok"].status == "loaded"
+    assert reports["odd"].error == (
+        "data/raw/odd.txt: the load failed with TypeError: Object of type set is not JSON "
+        "serializable; nothing of it was loaded: this is a bug of the ETL (or of your reader): "
+        "please report it with the file's first lines"
+    )
+
+
+def test_a_json_array_item_longer_than_the_limit_is_refused(scratch_project):
+    scratch_project.settings("[tool.PACKAGE.etl]\nmax_line_mb = 1\n")
+    big = "x" * (3 << 20)
+    (scratch_project.raw / "items.json").write_text('[{"a": 1}, {"a": "' + big + '"}]')
+    assert run()["items"].error == (
+        "data/raw/items.json: a JSON value (after record 1) longer than max_line_mb = 1 (MB): "
+        "is it really a table (a file that expands to one endless line)? If it is real, raise "
+        "max_line_mb in the table's settings"
+    )
+
+
 def test_a_reader_that_cannot_be_found_is_named(scratch_project):
     scratch_project.settings(
         '[tool.PACKAGE.etl]\nreaders = {"*.txt" = "PACKAGE.readers:nothing"}\n'

@@ -109,7 +109,6 @@ def connect(path: str | os.PathLike, role: Role = "read", *, wait_seconds: float
             execute(cursor, "SELECT count(*) FROM sqlite_schema")
             if role == "write":
                 execute(cursor, MANIFEST_SCHEMA)
-                _upgrade_manifest(cursor)
         finally:
             cursor.close()
     except (OSError, adbc_driver_manager.Error) as error:
@@ -176,10 +175,6 @@ MANIFEST_SCHEMA = (
     "part INTEGER, size INTEGER, mtime_ns INTEGER, sha256 TEXT, rows INTEGER, rejected INTEGER, "
     "columns TEXT, settings TEXT, notes TEXT, started TEXT, finished TEXT, tool TEXT)"
 )
-
-
-def _upgrade_manifest(cursor) -> None:
-    """Nothing to upgrade yet: the schema above is the first one (kept for the next change)."""
 
 
 @dataclass(frozen=True)
