@@ -248,6 +248,36 @@ def test_an_etl_meeting_a_reader_says_what_it_waits_for_then_fails_in_one_line(l
     assert len(data.load("birds")) == 4  # the old table, as it was
 
 
+def test_a_big_load_stalled_by_a_reader_says_so_and_fails_in_one_line(loaded, capsys):
+    """A table bigger than SQLite's page cache must write pages out during the load, which a
+    reader in a query forbids: the load says what it waits for, then fails in one line."""
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.module_name }} import paths
+
+    loaded.settings("[tool.PACKAGE.etl]\nwait_seconds = 1\n")
+    rows = "".join(f"{i},some text for row {i},{i}.5\n" for i in range(400_000))
+    (loaded.raw / "big.csv").write_text("id,text,x\n" + rows)
+    holding = READING.replace("time.sleep(60)", "time.sleep(6)")
+    reader = subprocess.Popen(
+        [sys.executable, "-c", holding, str(paths.DATABASE)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout.readline() == "reading\n"
+        capsys.readouterr()
+        reports = {r.table: r for r in etl.run(quiet=True)}
+    finally:
+        reader.kill()
+        reader.wait()
+    assert reports["big"].error.startswith(
+        f"the database {paths.relative(paths.DATABASE)} is busy: readers in the middle of a "
+        "query (a notebook's data.load or SQL) held it for longer than wait_seconds = 1"
+    )
+    assert "waiting up to 1 s for readers in the middle of a query" in capsys.readouterr().err
+    assert reports["birds"].status == "skipped"
+
+
 # ---- dates ---------------------------------------------------------------------------------------
 
 

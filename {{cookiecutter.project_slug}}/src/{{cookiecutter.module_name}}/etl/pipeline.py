@@ -33,7 +33,16 @@ from .. import __version__, db, paths, provenance
 from .. import settings as schema
 from ..errors import ProjectError
 from . import rawfiles
-from .table import STAGING, EtlError, Group, Progress, TableLoader, TableReport, under_raw
+from .table import (
+    READERS,
+    STAGING,
+    EtlError,
+    Group,
+    Progress,
+    TableLoader,
+    TableReport,
+    under_raw,
+)
 
 ETL_FORMAT = 2  # raise when a change of the loader must reload every table (2: dates)
 ON_BAD_LINES = ("error", "skip")
@@ -174,6 +183,7 @@ class Run:
     def __init__(self, cursor, target: Path, defaults, force, on_bad_lines, progress):
         self.cursor, self.target, self.defaults = cursor, target, defaults
         self.force, self.on_bad_lines, self.progress = force, on_bad_lines, progress
+        self.waits = Waits(target, defaults.wait_seconds)
 
     def load_group(self, group: Group) -> TableReport:
         started = time.perf_counter()
@@ -212,7 +222,9 @@ class Run:
         began = datetime.now(UTC).isoformat(timespec="seconds")
         self.begin()
         try:
-            loader = TableLoader(self.cursor, group, settings, self.on_bad_lines, self.progress)
+            loader = TableLoader(
+                self.cursor, group, settings, self.on_bad_lines, self.progress, self.waits
+            )
             loader.load()
             loader.finish(group.table)
             report.hints = [
@@ -272,39 +284,28 @@ class Run:
         self._wait("BEGIN IMMEDIATE", "another process writing it (another `invoke etl`?)")
 
     def commit(self) -> None:
-        self._wait("COMMIT", "readers in the middle of a query (a notebook's data.load or SQL)")
+        self._wait("COMMIT", READERS)
 
     def _wait(self, statement: str, holder: str) -> None:
-        wait = self.defaults.wait_seconds
+        wait = self.waits.seconds
         db.execute(self.cursor, f"PRAGMA busy_timeout = {min(200, int(wait * 1000))}")
         try:
             db.execute(self.cursor, statement)
             return
         except Exception as error:
-            if not busy(error) or wait <= 0.2:
-                if busy(error):
-                    raise self.locked(holder) from None
+            if not busy(error):
                 raise
+            if wait <= 0.2:
+                raise self.waits.locked(holder) from None
         finally:
             db.execute(self.cursor, f"PRAGMA busy_timeout = {int(wait * 1000)}")
-        print(
-            f"waiting up to {wait:g} s for {holder} to finish with {paths.relative(self.target)}",
-            file=sys.stderr,
-            flush=True,
-        )
+        self.waits.announce(holder)
         try:
             db.execute(self.cursor, statement)
         except Exception as error:
             if busy(error):
-                raise self.locked(holder) from None
+                raise self.waits.locked(holder) from None
             raise
-
-    def locked(self, holder: str) -> EtlError:
-        return EtlError(
-            f"the database {paths.relative(self.target)} is busy: {holder} held it for longer "
-            f"than wait_seconds = {self.defaults.wait_seconds:g}: let it finish (or close it), "
-            f"then run again; wait_seconds under [tool.{paths.PACKAGE}.etl] sets the wait"
-        )
 
     def explain(self, group: Group, error: BaseException) -> str:
         """One line for an exception that escaped a table's load: what, where, what to do."""
@@ -325,7 +326,7 @@ class Run:
                 "was loaded: free space, then run again"
             )
         if busy(error):
-            return str(self.locked("another process"))
+            return str(self.waits.locked("another process"))
         if isinstance(error, MemoryError):
             return (
                 f"{origin}: out of memory while loading it; nothing of it was loaded: lower "
@@ -360,6 +361,31 @@ class Run:
                 report.status = "pruned"
             reports.append(report)
         return reports
+
+
+class Waits:
+    """The ETL's waits for other users of the database: each said once, bounded, one line."""
+
+    def __init__(self, target: Path, seconds: float):
+        self.target, self.seconds = target, seconds
+        self.said: set[str] = set()
+
+    def announce(self, holder: str) -> None:
+        if holder not in self.said:
+            self.said.add(holder)
+            print(
+                f"waiting up to {self.seconds:g} s for {holder} to finish with "
+                f"{paths.relative(self.target)}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def locked(self, holder: str) -> EtlError:
+        return EtlError(
+            f"the database {paths.relative(self.target)} is busy: {holder} held it for longer "
+            f"than wait_seconds = {self.seconds:g}: let it finish (or close it), then run "
+            f"again; wait_seconds under [tool.{paths.PACKAGE}.etl] sets the wait"
+        )
 
 
 def busy(error: BaseException) -> bool:

@@ -81,7 +81,9 @@ class Part:
 class TableLoader:
     """Loads one group of files into the staging table; the caller owns the transaction."""
 
-    def __init__(self, cursor, group: Group, settings: dict, on_bad_lines: str, progress):
+    def __init__(
+        self, cursor, group: Group, settings: dict, on_bad_lines: str, progress, waits=None
+    ):
         self.cursor = cursor
         self.group = group
         self.settings = settings
@@ -95,7 +97,7 @@ class TableLoader:
         self.typer: inference.Typer | None = None
         self.names: set[str] = set()
         self.notes: list[str] = []
-        self.writer = Writer(cursor)
+        self.writer = Writer(cursor, waits)
 
     def sql(self, statement: str, parameters=None) -> list:
         """Run one statement after the inserts queued before it."""
@@ -460,17 +462,30 @@ class TableLoader:
             )
 
 
+READERS = "readers in the middle of a query (a notebook's data.load or SQL)"
+
+
 class Writer:
     """Runs the inserts on a thread of their own, so the next batch is typed meanwhile.
 
     SQLite and Arrow release the GIL, so on two cores the inserts and the typing overlap.
     Every other statement first waits for the inserts queued before it (:meth:`drain`).
+
+    An insert that must write pages out of SQLite's cache waits for readers in the middle of
+    a query (up to the busy timeout, ``wait_seconds``, for each page it tries to write out),
+    so a big load can wait for as long as a reader's query runs. ``waits`` (see
+    :class:`.pipeline.Waits`) is told: after two seconds (or half ``wait_seconds``) the load
+    says what it waits for, and once an insert has waited ``wait_seconds`` the load fails in
+    one line when that insert returns (an insert under way cannot be stopped from outside).
     """
 
-    def __init__(self, cursor):
+    def __init__(self, cursor, waits=None):
         self.cursor = cursor.connection.cursor()  # its own: ingest leaves its statement bound
+        self.waits = waits
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
+        self.started: float | None = None  # when the insert under way began
+        self.longest = 0.0  # the longest insert so far, in seconds
         self.thread = threading.Thread(target=self._work, name="etl-writer", daemon=True)
         self.thread.start()
 
@@ -478,17 +493,38 @@ class Writer:
         while (batch := self.queue.get()) is not None:
             try:
                 if self.error is None:
+                    self.started = time.monotonic()
                     self.cursor.adbc_ingest(STAGING, batch, mode="append")
+                    self.longest = max(self.longest, time.monotonic() - self.started)
             except BaseException as error:  # handed to the loading thread by drain()
-                self.error = error
+                self.error = self.error or error  # the first error (not the interrupt it caused)
             finally:
+                self.started = None
                 self.queue.task_done()
         self.queue.task_done()
 
     def insert(self, batch) -> None:
-        if self.error is not None:
+        while True:
+            self._watch()
+            if self.error is not None:
+                self.drain()
+            try:
+                self.queue.put(batch, timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def _watch(self) -> None:
+        """Say what a stalled insert waits for; fail the load once one waited it all."""
+        if self.waits is None:
+            return
+        started = self.started
+        stalled = time.monotonic() - started if started is not None else 0.0
+        if max(stalled, self.longest) > min(2.0, self.waits.seconds / 2):
+            self.waits.announce(READERS)
+        if max(stalled, self.longest) >= self.waits.seconds:
+            self.error = self.waits.locked(READERS)  # skips the batches still queued
             self.drain()
-        self.queue.put(batch)
 
     def drain(self) -> None:
         self.queue.join()
