@@ -34,6 +34,7 @@ from .. import settings as schema
 from ..errors import ProjectError
 from . import rawfiles
 from .table import (
+    LOAD_WAIT_MS,
     READERS,
     STAGING,
     EtlError,
@@ -291,14 +292,14 @@ class Run:
         db.execute(self.cursor, f"PRAGMA busy_timeout = {min(200, int(wait * 1000))}")
         try:
             db.execute(self.cursor, statement)
+            db.execute(self.cursor, f"PRAGMA busy_timeout = {LOAD_WAIT_MS}")
             return
         except Exception as error:
             if not busy(error):
                 raise
             if wait <= 0.2:
                 raise self.waits.locked(holder) from None
-        finally:
-            db.execute(self.cursor, f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        db.execute(self.cursor, f"PRAGMA busy_timeout = {int(wait * 1000)}")
         self.waits.announce(holder)
         try:
             db.execute(self.cursor, statement)
@@ -306,6 +307,8 @@ class Run:
             if busy(error):
                 raise self.waits.locked(holder) from None
             raise
+        finally:  # while a table loads, see table.Writer
+            db.execute(self.cursor, f"PRAGMA busy_timeout = {LOAD_WAIT_MS}")
 
     def explain(self, group: Group, error: BaseException) -> str:
         """One line for an exception that escaped a table's load: what, where, what to do."""

@@ -463,6 +463,8 @@ class TableLoader:
 
 
 READERS = "readers in the middle of a query (a notebook's data.load or SQL)"
+LOAD_WAIT_MS = 100  # each wait for a reader while loading: a page that waits longer stays in memory
+SLOW_INSERT = 1.0  # seconds: an insert of one block that takes longer is waiting for a reader
 
 
 class Writer:
@@ -472,11 +474,11 @@ class Writer:
     Every other statement first waits for the inserts queued before it (:meth:`drain`).
 
     An insert that must write pages out of SQLite's cache waits for readers in the middle of
-    a query (up to the busy timeout, ``wait_seconds``, for each page it tries to write out),
-    so a big load can wait for as long as a reader's query runs. ``waits`` (see
-    :class:`.pipeline.Waits`) is told: after two seconds (or half ``wait_seconds``) the load
-    says what it waits for, and once an insert has waited ``wait_seconds`` the load fails in
-    one line when that insert returns (an insert under way cannot be stopped from outside).
+    a query, for each page it tries to write out (``LOAD_WAIT_MS``: the page then stays in
+    memory), so a big load slows down for as long as a reader's query runs. ``waits`` (see
+    :class:`.pipeline.Waits`) is told: once slow inserts in a row have taken two seconds (or
+    half ``wait_seconds``) the load says what it waits for, and once they have taken
+    ``wait_seconds`` it fails in one line when the insert under way returns.
     """
 
     def __init__(self, cursor, waits=None):
@@ -485,7 +487,7 @@ class Writer:
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.started: float | None = None  # when the insert under way began
-        self.longest = 0.0  # the longest insert so far, in seconds
+        self.waited = 0.0  # seconds the slow inserts in a row took
         self.thread = threading.Thread(target=self._work, name="etl-writer", daemon=True)
         self.thread.start()
 
@@ -495,9 +497,11 @@ class Writer:
                 if self.error is None:
                     self.started = time.monotonic()
                     self.cursor.adbc_ingest(STAGING, batch, mode="append")
-                    self.longest = max(self.longest, time.monotonic() - self.started)
+                    took = time.monotonic() - self.started
+                    # Slow inserts in a row are one wait; a quick one ends it.
+                    self.waited = self.waited + took if took > SLOW_INSERT else 0.0
             except BaseException as error:  # handed to the loading thread by drain()
-                self.error = self.error or error  # the first error (not the interrupt it caused)
+                self.error = self.error or error
             finally:
                 self.started = None
                 self.queue.task_done()
@@ -515,14 +519,15 @@ class Writer:
                 continue
 
     def _watch(self) -> None:
-        """Say what a stalled insert waits for; fail the load once one waited it all."""
+        """Say what stalled inserts wait for; fail the load once they waited ``wait_seconds``."""
         if self.waits is None:
             return
         started = self.started
         stalled = time.monotonic() - started if started is not None else 0.0
-        if max(stalled, self.longest) > min(2.0, self.waits.seconds / 2):
+        waited = self.waited + (stalled if stalled > SLOW_INSERT else 0.0)
+        if waited > min(2.0, self.waits.seconds / 2):
             self.waits.announce(READERS)
-        if max(stalled, self.longest) >= self.waits.seconds:
+        if waited >= self.waits.seconds:
             self.error = self.waits.locked(READERS)  # skips the batches still queued
             self.drain()
 
