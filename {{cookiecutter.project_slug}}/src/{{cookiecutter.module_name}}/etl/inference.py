@@ -338,17 +338,15 @@ def temporal_kind(values, current: str | None) -> str | None:
     real day, so ``2023-02-30`` and ``2023-2-1`` fail it.
     """
     pa, pc = _pa()
-    values = values.drop_null()
+    if values.null_count:
+        values = values.drop_null()
     if not len(values):
         return current
     first = values[0].as_py()
     for kind, (pattern, arrow) in TEMPORAL.items():
         if current not in ("?", kind) or not re.fullmatch(pattern, first):
             continue
-        if kind == "date":
-            if pc.min_max(pc.binary_length(values)).as_py() != {"min": 10, "max": 10}:
-                return None
-        elif not pc.all(pc.match_substring_regex(values, pattern)).as_py():
+        if kind != "date" and not pc.all(pc.match_substring_regex(values, pattern)).as_py():
             return None
         try:  # the pattern admits 2023-02-30 and 25:00; the cast refuses them
             pc.cast(values, getattr(pa, arrow[0])(*arrow[1:]))

@@ -91,13 +91,17 @@ class LineLimit(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        import numpy as np  # scans the block in place, several times faster than bytes methods
-
         # A line inside one block is shorter than the block: blocks no longer than the limit
         # keep every line checked.
         n = self.stream.readinto(memoryview(buffer)[: self.limit])
-        if not n:
-            return n
+        if n:
+            self.check(buffer, n)
+        return n
+
+    def check(self, buffer, n: int) -> None:
+        """Count the line endings of a block just read; refuse a line past the limit."""
+        import numpy as np  # scans the block in place, several times faster than bytes methods
+
         ends = np.frombuffer(buffer, np.uint8, n) == 10  # no copy of the block
         count = int(np.count_nonzero(ends))
         if not count:
@@ -111,7 +115,6 @@ class LineLimit(io.RawIOBase):
             self.run = n - 1 - int(last)
         if self.run > self.limit:
             raise LineTooLong(self.label, self.line, self.limit)
-        return n
 
 
 def limit_lines(stream, limit: int, label: str):
