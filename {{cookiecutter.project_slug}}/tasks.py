@@ -86,7 +86,7 @@ ETL_FLAGS = {
     "on_bad_lines=": "--on-bad-lines ",
     "force=True": "--force",
     "prune=True": "--prune",
-    "database=": "--db ",
+    "database= ": "--db ",
 }
 
 

@@ -743,7 +743,7 @@ def test_a_database_that_cannot_be_opened_is_one_line_error(scratch_project, whe
     with pytest.raises(etl.EtlError) as error:
         run(database=database)
     assert str(error.value) == (
-        f"cannot open database {database}: {reason}; give --db the path of an SQLite file, "
+        f"cannot open database {database}: {reason}; give database= the path of an SQLite file, "
         "or of a new file in a folder you can write"
     )
 

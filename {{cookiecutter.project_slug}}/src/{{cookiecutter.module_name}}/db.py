@@ -3,8 +3,9 @@
 Two roles, one file:
 
 - ``connect(path, "write")`` is the ETL's: explicit transactions, a rollback journal on
-  disk (a killed load leaves the old tables), ``busy_timeout`` = the time it waits for a
-  reader to finish before committing.
+  disk (a killed load leaves the old tables), ``busy_timeout`` = ``wait_seconds``, the time
+  it waits for another writer or for readers (the ETL's pipeline announces and bounds its
+  waits itself).
 - ``connect(path, "read")`` is everyone else's: autocommit, so an idle connection holds
   no lock and never blocks the ETL; ``query_only``, so it cannot change anything. It
   opens the file for writing when it may, so that SQLite rolls back the journal a killed
@@ -122,7 +123,7 @@ def _open_error(path: Path, error: Exception, role: Role) -> str:
     reason = open_failure(path, error)
     if role == "write":
         return (
-            f"cannot open database {path}: {reason}; give --db the path of an SQLite file, "
+            f"cannot open database {path}: {reason}; give database= the path of an SQLite file, "
             "or of a new file in a folder you can write"
         )
     if "readonly" in reason:  # a hot journal, and no right to roll it back
