@@ -57,6 +57,7 @@ COMMON_FILES = {
     "src/{module}/provenance.py",
     "src/{module}/readers.py",
     "src/{module}/results.py",
+    "src/{module}/settings.py",
     "src/{module}/sweep.py",
     "src/{module}/workspace.py",
     "src/{module}/workflow.py",
