@@ -892,7 +892,8 @@ def test_a_symlink_loop_in_data_raw_fails_alone_in_one_line(scratch_project):
     reports = run()
     assert reports["good"].status == "loaded"
     assert reports["loop"].error == (
-        "data/raw/loop.csv: cannot read it (Too many levels of symbolic links): check the file"
+        "data/raw/loop.csv: is a symbolic link that leads back to itself (Too many levels of "
+        "symbolic links): remove it, or point it at the data file"
     )
 
 

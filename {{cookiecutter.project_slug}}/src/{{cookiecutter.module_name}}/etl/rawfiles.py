@@ -18,6 +18,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import csv
+import errno
 import hashlib
 import io
 import lzma
@@ -296,6 +297,11 @@ def open_source(path: Path, label: str) -> Source:
     try:
         info = path.stat()
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise SourceError(
+                f"{label}: is a symbolic link that leads back to itself ({error.strerror}): "
+                "remove it, or point it at the data file"
+            ) from None
         raise SourceError(f"{label}: cannot read it ({error.strerror}): check the file") from None
     if not stat.S_ISREG(info.st_mode):
         raise SourceError(
