@@ -491,6 +491,11 @@ BIG = "a,b\n" + "".join(f"{i},{i * 7}\n" for i in range(20_000))
             "data/raw/cut.csv.bz2: the file is damaged or cut short",
         ),
         (
+            "cut.json.gz",
+            truncated(gzip.compress(b'[{"a": 1}]')),
+            "data/raw/cut.json.gz: the file is damaged or cut short",
+        ),
+        (
             "empty.csv",
             b"",
             "data/raw/empty.csv: is empty (0 bytes): remove it or replace it with the real data",

@@ -217,7 +217,10 @@ class TableLoader:
                 raise SourceError(f"{part.label}: {error}") from None
             limit = self.settings.get("max_line_mb", 64) * rawfiles.MB
             if kind == "jsonl":
-                kind, stream = formats.json_kind(stream)
+                try:
+                    kind, stream = formats.json_kind(stream)
+                except rawfiles.read_errors() as error:
+                    raise rawfiles.damaged(part.label, error) from None
             if kind in ("csv", "jsonl"):  # line by line: no line may grow past the limit
                 stream = rawfiles.limit_lines(stream, limit, part.label)
             if kind != "csv":
