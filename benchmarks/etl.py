@@ -9,14 +9,21 @@ with 17 digits, words, a column with empty fields, dates, free text, quoted text
 commas, coordinates), gzips and bzip2s it, then times in this order, each in its own
 process so that its peak RSS is its own (``os.wait4``):
 
-- the ``sqlite3`` shell's ``.import`` through ``zcat`` (and through ``lbzip2 -dc``), all TEXT;
-- ``invoke etl`` on the ``.csv.gz`` and the ``.csv.bz2``, typed; and on half the rows, to
-  show whether memory grows with the input;
+- the ``sqlite3`` shell's ``.import`` through ``zcat`` (and through ``lbzip2 -dc``, and of
+  the plain CSV), all TEXT;
+- ``invoke etl`` on the ``.csv.gz``, the ``.csv.bz2`` and the plain ``.csv``, typed; and on
+  half the rows, to show whether memory grows with the input;
 - ``sqlite-utils insert --csv --detect-types`` (on the plain CSV: it cannot read gzip) and
   pandas ``read_csv(chunksize=...)`` + ``to_sql``, when installed (``--skip-slow`` skips them);
 - the same rows as JSON Lines: ``invoke etl`` on the ``.jsonl.gz`` against
   ``sqlite-utils insert --nl`` on the ``.jsonl``;
-- ``pandas.read_sql`` against ``data.load`` of the loaded table.
+- ``pandas.read_sql`` against ``data.load`` of the loaded table;
+- the same rows as one JSON array (``.json.gz``, streamed by ijson), and half of them;
+- the cost of the checks that keep memory bounded and find dates: their CPU time during a
+  load of the plain CSV, against the load's time;
+- a ``.gz`` of a few MB that expands to one endless line (``--endless-mb``): refused in one
+  line, with its peak RSS; and XML row dumps with one attribute of 16 and 32 MB (linear
+  time: the second takes about twice the first).
 
 Ratios are ours over the reference: below 1 is faster. Each fast step runs ``--repeat``
 times and the best time counts (other work on a shared machine only slows a run down);
@@ -113,6 +120,100 @@ def prepare_jsonl(work: Path, rows: int, plain: Path) -> dict[str, Path]:
     return {"jsonl": lines, "jsonl.gz": gz}
 
 
+def prepare_json_array(work: Path, rows: int, lines: Path) -> Path:
+    """The JSON Lines rows as one pretty-printed JSON array, gzipped."""
+    array = work / f"data-{rows}" / "bench.json.gz"
+    if not array.exists():
+        with open(lines) as source, gzip.open(array.with_suffix(".tmp"), "wt", compresslevel=6) as target:
+            target.write("[\n")
+            for number, line in enumerate(source):
+                target.write(("" if number == 0 else ",\n") + "  " + line.rstrip("\n"))
+            target.write("\n]\n")
+        array.with_suffix(".tmp").rename(array)
+    return array
+
+
+def prepare_endless(work: Path, megabytes: int) -> Path:
+    """A .csv.gz of a header, one row, then one line of ``megabytes`` MB (compressed: a few MB)."""
+    path = work / f"endless-{megabytes}" / "endless.csv.gz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        block = b"x" * (1 << 20)
+        with gzip.open(path.with_suffix(".tmp"), "wb", compresslevel=1) as target:
+            target.write(b"a,b\n1,2\n")
+            for _ in range(megabytes):
+                target.write(block)
+        path.with_suffix(".tmp").rename(path)
+    return path
+
+
+def prepare_xml(work: Path, megabytes: int) -> Path:
+    """An XML row dump whose first row has one attribute of ``megabytes`` MB."""
+    path = work / f"xml-{megabytes}" / "posts.xml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = "x" * (megabytes << 20)
+        rows = "".join(f'  <row Id="{i}" Score="{i % 7}"/>\n' for i in range(2, 1000))
+        path.write_text(f'<posts>\n  <row Id="1" Body="{body}"/>\n{rows}</posts>\n')
+    return path
+
+
+def check_cost(work: Path, plain: Path, package: str, repeat: int) -> dict[str, float]:
+    """The CPU time of the checks that bound memory and find dates during a load of the plain
+    CSV (line limit: ``LineLimit.check``; dates: ``inference.temporal_kind``, timed in the
+    threads that run them), and the load's wall time, best of ``repeat``. CPU time, unlike
+    the difference of two wall times, is not drowned by the other work of a shared machine."""
+    root = scratch_project(work, "checks-project", plain)
+    code = textwrap.dedent(f"""
+        import json, time
+        from {package} import etl
+        from {package}.etl import inference, rawfiles
+        spent = {{"limit": 0.0, "dates": 0.0}}
+        def timed(name, function):
+            def run(*args):
+                started = time.thread_time()
+                try:
+                    return function(*args)
+                finally:
+                    spent[name] += time.thread_time() - started
+            return run
+        rawfiles.LineLimit.check = timed("limit", rawfiles.LineLimit.check)
+        inference.temporal_kind = timed("dates", inference.temporal_kind)
+        best = None
+        for _ in range({repeat}):
+            spent.update(limit=0.0, dates=0.0)
+            started = time.perf_counter()
+            (report,) = etl.run(quiet=True, force=True)
+            assert report.status == "loaded", report.error
+            result = {{"load": time.perf_counter() - started, **spent}}
+            best = result if best is None or result["load"] < best["load"] else best
+        print(json.dumps(best))
+    """)
+    env = {**os.environ, "PROJECT_ROOT": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout)
+
+
+def measure_failing(command: list[str], env: dict | None = None) -> tuple[float, int]:
+    """Run a command that must fail with one line of output; wall seconds and its peak RSS (MB)."""
+    import tempfile
+
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        output.seek(0)
+        lines = output.read().decode(errors="replace").splitlines()
+    if os.waitstatus_to_exitcode(status) == 0:
+        raise SystemExit("benchmark: the endless line was not refused")
+    for line in lines:
+        print(f"    {line[:240]}")
+    return seconds, usage.ru_maxrss // 1024
+
+
 def measure(
     *commands: list[str], stdin_file: Path | None = None, env: dict | None = None
 ) -> tuple[float, int]:
@@ -174,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=HERE / "build" / "bench-etl", help="scratch folder")
     parser.add_argument("--skip-slow", action="store_true", help="skip sqlite-utils and pandas to_sql")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each fast step; the best counts")
+    parser.add_argument("--endless-mb", type=int, default=3000, help="size of the endless line, MB")
     args = parser.parse_args(argv)
     work = args.work.resolve()
     files = prepare(work, args.rows)
@@ -222,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     etl(files["bz2"], "invoke etl (.bz2, typed)")
+    if sqlite3:
+        reference_db.unlink(missing_ok=True)
+        shell = [sqlite3, str(reference_db), f".import --csv {files['csv']} bench"]
+        record(
+            "sqlite3 .import (.csv, all TEXT)",
+            *best_of(args.repeat, shell, before=lambda: reference_db.unlink(True)),
+        )
+    etl(files["csv"], "invoke etl (.csv, typed)")
     etl(half["gz"], f"invoke etl (.gz, half: {args.rows // 2:,} rows)")
     loaded = work / "project" / "data" / "processed"
     root = scratch_project(work, "project", files["gz"])
@@ -265,6 +375,25 @@ def main(argv: list[str] | None = None) -> int:
         command = [utils, "insert", str(reference_db), "bench", str(lines["jsonl"]), "--nl"]
         record("sqlite-utils insert --nl (.jsonl)", *measure(command))
 
+    arrays = prepare_json_array(work, args.rows, lines["jsonl"])
+    halves = prepare_json_array(
+        work, args.rows // 2, prepare_jsonl(work, args.rows // 2, half["csv"])["jsonl"]
+    )
+    etl(arrays, "invoke etl (.json.gz array, typed)")
+    etl(halves, f"invoke etl (.json.gz array, half: {args.rows // 2:,} rows)")
+    checks = check_cost(work, files["csv"], package, args.repeat + 1)
+    endless = prepare_endless(work, args.endless_mb)
+    root = scratch_project(work, "endless-project", endless)
+    seconds, endless_peak = measure_failing([invoke, "etl", "--quiet"], env={"PROJECT_ROOT": str(root)})
+    label = f"invoke etl (one endless line, {args.endless_mb} MB)"
+    print(f"  {label:<48} {seconds:7.2f} s {endless_peak:6d} MB")
+    xml_times = []
+    for mb in (16, 32):
+        root = scratch_project(work, f"xml-project-{mb}", prepare_xml(work, mb))
+        seconds, peak = measure([invoke, "etl", "--quiet"], env={"PROJECT_ROOT": str(root)})
+        record(f"invoke etl (.xml, one {mb} MB attribute)", seconds, peak)
+        xml_times.append(seconds)
+
     timing = {label: (seconds, peak) for label, seconds, peak in results}
 
     def ratio(ours: str, reference: str, goal: str) -> None:
@@ -274,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("ratios (ours / reference):")
     ratio("invoke etl (.gz, typed)", "sqlite3 .import via zcat (.gz, all TEXT)", "<= 0.8")
+    ratio("invoke etl (.csv, typed)", "sqlite3 .import (.csv, all TEXT)", "<= 0.75")
     ratio("invoke etl (.bz2, typed)", "sqlite3 .import via lbzip2 -dc (.bz2)", "<= 1.0")
     ratio("invoke etl (.gz, typed)", "sqlite-utils insert --csv --detect-types", "<= 0.05")
     ratio("invoke etl (.gz, typed)", "pandas read_csv(chunksize) + to_sql", "")
@@ -287,6 +417,18 @@ def main(argv: list[str] | None = None) -> int:
         f"  peak RSS of invoke etl: {full} MB for {args.rows:,} rows, {halfway} MB for half "
         "(goal <= 300 MB, flat)"
     )
+    full, halfway = (
+        timing["invoke etl (.json.gz array, typed)"][1],
+        timing[f"invoke etl (.json.gz array, half: {args.rows // 2:,} rows)"][1],
+    )
+    print(f"  peak RSS of invoke etl on a JSON array: {full} MB, {halfway} MB for half (goal: flat)")
+    cost = (checks["limit"] + checks["dates"]) / checks["load"]
+    print(
+        f"  checks: line limit {checks['limit']:.3f} s, dates {checks['dates']:.3f} s of CPU in a "
+        f"{checks['load']:.2f} s load of the plain CSV: {cost:.1%} (goal < 5%)"
+    )
+    print(f"  endless line: {endless_peak} MB peak RSS (goal < 1024 MB), refused in one line")
+    print(f"  XML attribute 32 MB / 16 MB: {xml_times[1] / xml_times[0]:.2f} (linear: about 2)")
     return 0
 
 

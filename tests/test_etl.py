@@ -106,7 +106,22 @@ def test_a_folder_of_parts_and_bad_files_give_exact_messages_and_exit_codes(proj
     ]
 
     wrong = project.run("invoke", "etl", "--on-bad-lines", "maybe", check=False)
-    assert (wrong.returncode, wrong.stderr.strip()) == (1, "Error: --on-bad-lines 'maybe': use error or skip")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == "Error: --on-bad-lines 'maybe': use 'error' or 'skip'"
+
+
+def test_vanished_sources_are_listed_and_prune_drops_them_with_cli_words(project):
+    """The summary speaks the command line's flags (--prune, --force), not Python's arguments."""
+    raw = project.path / "data" / "raw"
+    (raw / "old.csv").write_text("x\n1\n")
+    project.run("invoke", "etl", "--quiet")
+    (raw / "old.csv").unlink()
+    listed = project.run("invoke", "etl", "--quiet").stdout.splitlines()
+    assert "old: its raw files are gone (data/raw/old.csv); the table stays: --prune drops it" in listed
+    assert "penguins: unchanged, skipped (--force reloads it)" in listed
+    pruned = project.run("invoke", "etl", "--quiet", "--prune").stdout.splitlines()
+    assert "old: its raw files are gone (data/raw/old.csv): dropped" in pruned
+    assert query(project, "SELECT name FROM sqlite_schema WHERE name = 'old'") == []
 
 
 def test_a_folder_given_as_the_database_is_one_error_line_without_traceback(project):
@@ -129,8 +144,9 @@ def big_csv(rows: int, seed: int) -> str:
 
 
 def test_kill_9_in_the_middle_of_a_load_leaves_the_old_tables_intact(project):
-    """A load killed while it writes: integrity_check ok, the old table as it was, no staging
-    table; the next run loads the file completely."""
+    """A load killed while it writes: the notebook helpers read at once (the first read rolls
+    the journal back), integrity_check ok, the old table as it was, no staging table; the
+    next run loads the file completely."""
     raw = project.path / "data" / "raw"
     (raw / "big.csv").write_text("id,x,y,label\n1,0.5,7,old\n")
     project.run("invoke", "etl", "--quiet")
@@ -155,11 +171,15 @@ def test_kill_9_in_the_middle_of_a_load_leaves_the_old_tables_intact(project):
     os.kill(loading.pid, signal.SIGKILL)
     loading.wait()
     assert journal.exists()  # the killed transaction left its rollback journal behind
+    read = project.run(
+        "python", "-c", "from penguin_study import data; print(data.load('big').values.tolist())"
+    )
+    assert read.stdout == "[[1, 0.5, 7, 'old']]\n"
+    assert not journal.exists()  # rolled back by data.load's read connection
     assert query(project, "PRAGMA integrity_check") == [("ok",)]
     assert query(project, "SELECT * FROM big") == [(1, 0.5, 7, "old")]
     assert query(project, "SELECT count(*) FROM penguins") == [(344,)]
     assert query(project, "SELECT name FROM sqlite_schema WHERE name LIKE '%staging%'") == []
-    assert not journal.exists()  # rolled back by the first connection
 
     done = project.run("invoke", "etl", "--quiet")
     assert done.stdout.startswith("big: 600,000 rows, 4 columns")

@@ -15,14 +15,17 @@ PACKAGE = "{{ cookiecutter.module_name }}"
 
 
 @contextmanager
-def user_errors():
-    """Turn the package's own errors into one line and a non-zero exit, never a traceback."""
+def user_errors(flags: dict[str, str] | None = None):
+    """Turn the package's own errors into one line and a non-zero exit, never a traceback.
+
+    ``flags`` maps the library's argument names in messages to the task's flags.
+    """
     from {{ cookiecutter.module_name }}.errors import ProjectError
 
     try:
         yield
     except ProjectError as error:
-        raise Exit(f"Error: {error}", code=1) from None
+        raise Exit(f"Error: {as_flags(str(error), flags or {})}", code=1) from None
     except KeyboardInterrupt:
         raise Exit("Interrupted: run the task again to finish.", code=130) from None
 
@@ -50,18 +53,24 @@ def test(c, args=""):
         "force": "reload every file, even those unchanged since the last load",
         "on-bad-lines": "error (default): a bad line fails its file; skip: load the other lines "
         "and write the bad ones to data/processed/rejects/<table>.csv",
+        "prune": "drop the tables whose raw files are gone (listed by every run)",
         "quiet": "no progress bars",
     },
 )
-def etl(c, names=None, db=None, force=False, on_bad_lines="error", quiet=False):
+def etl(c, names=None, db=None, force=False, on_bad_lines="error", prune=False, quiet=False):
     """Load every raw data file in data/raw/ into the SQLite database, typed and exact."""
     from {{ cookiecutter.module_name }} import etl as loader
 
-    with user_errors():
+    with user_errors(ETL_FLAGS):
         reports = loader.run(
-            names or (), database=db, force=force, on_bad_lines=on_bad_lines, quiet=quiet
+            names or (),
+            database=db,
+            force=force,
+            on_bad_lines=on_bad_lines,
+            prune=prune,
+            quiet=quiet,
         )
-        print(loader.summary(reports, db))
+        print(as_flags(loader.summary(reports, db), ETL_FLAGS))
         failed = [r.table for r in reports if r.status == "failed"]
         if failed:
             raise Exit(
@@ -69,6 +78,23 @@ def etl(c, names=None, db=None, force=False, on_bad_lines="error", quiet=False):
                 + ", ".join(failed),
                 code=1,
             )
+
+
+# The library names its Python arguments; on the command line they are these flags.
+ETL_FLAGS = {
+    "on_bad_lines='skip'": "--on-bad-lines skip",
+    "on_bad_lines=": "--on-bad-lines ",
+    "force=True": "--force",
+    "prune=True": "--prune",
+    "database= ": "--db ",
+}
+
+
+def as_flags(text: str, flags: dict[str, str]) -> str:
+    """``text`` with the library's argument names written as this task's flags."""
+    for argument, flag in flags.items():
+        text = text.replace(argument, flag)
+    return text
 
 
 @task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})

@@ -114,8 +114,8 @@ def test_a_file_that_is_not_sqlite_is_one_line_error(scratch_project, tmp_path):
     with pytest.raises(data.DataError) as error:
         data.tables(database=notes)
     assert str(error.value) == (
-        f"cannot open database {notes}: file is not a database; move it away and run "
-        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
+        f"cannot open database {notes}: file is not a database; pass database= the path of an "
+        "SQLite file written by `invoke etl`"
     )
 
 
@@ -157,3 +157,150 @@ def test_tables_counts_rows_of_tables_made_by_others_too(loaded):
     listing = data.tables().set_index("table")
     assert listing.loc["mine", "rows"] == 2 and listing.loc["mine", "sources"] == ""
     assert listing.loc["birds", "rows"] == 4
+
+
+# ---- readers and the ETL never block each other --------------------------------------------------
+
+HOT_JOURNAL = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size = -100")  # spill early: the file itself is being changed
+con.execute("BEGIN IMMEDIATE")
+con.execute("DELETE FROM birds")
+con.execute("CREATE TABLE big (x)")
+con.executemany("INSERT INTO big VALUES (?)", ((i,) for i in range(200_000)))
+print("writing", flush=True)
+time.sleep(60)
+"""
+
+
+def test_after_a_killed_write_load_and_connect_work_at_once(loaded):
+    """A writer killed mid-transaction leaves a hot journal: the first read rolls it back."""
+    import signal
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.module_name }} import paths
+
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOT_JOURNAL, str(paths.DATABASE)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout.readline() == "writing\n"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    journal = paths.DATABASE.with_name(paths.DATABASE.name + "-journal")
+    assert journal.exists()
+    assert len(data.load("birds")) == 4
+    assert not journal.exists()
+    with data.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM birds")
+        assert cursor.fetchone() == (4,)
+
+
+def test_an_idle_connection_does_not_keep_the_etl_waiting(loaded):
+    with data.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM birds")
+        assert cursor.fetchone() == (4,)
+        (loaded.raw / "birds.csv.gz").write_bytes(gzip.compress(b"id\n1\n2\n"))
+        assert [(r.status, r.rows) for r in etl.run(quiet=True)] == [("loaded", 2)]
+        cursor.execute("SELECT count(*) FROM birds")
+        assert cursor.fetchone() == (2,)
+
+
+READING = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN")
+con.execute("SELECT count(*) FROM birds").fetchall()  # holds a read lock until the end
+print("reading", flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_etl_meeting_a_reader_says_what_it_waits_for_then_fails_in_one_line(loaded, capsys):
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.module_name }} import paths
+
+    loaded.settings("[tool.PACKAGE.etl]\nwait_seconds = 1\n")
+    (loaded.raw / "birds.csv.gz").write_bytes(gzip.compress(b"id\n1\n2\n"))
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READING, str(paths.DATABASE)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout.readline() == "reading\n"
+        capsys.readouterr()
+        (report,) = etl.run(quiet=True)
+    finally:
+        reader.kill()
+        reader.wait()
+    database = paths.relative(paths.DATABASE)
+    assert report.error == (
+        f"the database {database} is busy: readers in the middle of a query (a notebook's "
+        "data.load or SQL) held it for longer than wait_seconds = 1: let it finish (or close "
+        f"it), then run again; wait_seconds under [tool.{paths.PACKAGE}.etl] sets the wait"
+    )
+    assert capsys.readouterr().err == (
+        "waiting up to 1 s for readers in the middle of a query (a notebook's data.load or SQL) "
+        f"to finish with {database}\n"
+    )
+    assert len(data.load("birds")) == 4  # the old table, as it was
+
+
+def test_a_big_load_stalled_by_a_reader_says_so_and_fails_in_one_line(loaded, capsys):
+    """A table bigger than SQLite's page cache must write pages out during the load, which a
+    reader in a query forbids: the load says what it waits for, then fails in one line."""
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.module_name }} import paths
+
+    loaded.settings("[tool.PACKAGE.etl]\nwait_seconds = 1\n")
+    rows = "".join(f"{i},some text for row {i},{i}.5\n" for i in range(400_000))
+    (loaded.raw / "big.csv").write_text("id,text,x\n" + rows)
+    holding = READING.replace("time.sleep(60)", "time.sleep(6)")
+    reader = subprocess.Popen(
+        [sys.executable, "-c", holding, str(paths.DATABASE)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout.readline() == "reading\n"
+        capsys.readouterr()
+        reports = {r.table: r for r in etl.run(quiet=True)}
+    finally:
+        reader.kill()
+        reader.wait()
+    assert reports["big"].error.startswith(
+        f"the database {paths.relative(paths.DATABASE)} is busy: readers in the middle of a "
+        "query (a notebook's data.load or SQL) held it for longer than wait_seconds = 1"
+    )
+    assert "waiting up to 1 s for readers in the middle of a query" in capsys.readouterr().err
+    assert reports["birds"].status == "skipped"
+
+
+# ---- dates ---------------------------------------------------------------------------------------
+
+
+def test_dates_and_timestamps_load_as_datetime64_unless_asked_not_to(scratch_project):
+    (scratch_project.raw / "visits.csv").write_text(
+        "day,at,zoned,note\n"
+        "2024-02-29,2024-02-29 13:45:00.250,2024-02-29T13:45:00+01:00,a\n"
+        "1850-01-01,,1999-12-31T23:00:00Z,2024-01-01\n"
+    )
+    etl.run(quiet=True)
+    frame = data.load("visits")
+    assert {c: str(t) for c, t in frame.dtypes.items() if c != "note"} == {
+        "day": "datetime64[s]",
+        "at": "datetime64[us]",
+        "zoned": "datetime64[us, UTC]",
+    }
+    assert frame["note"].tolist() == ["a", "2024-01-01"]  # one date is no date column
+    assert frame["day"].tolist() == [pd.Timestamp("2024-02-29"), pd.Timestamp("1850-01-01")]
+    assert frame["at"][0] == pd.Timestamp("2024-02-29 13:45:00.250")
+    assert frame["at"].isna().tolist() == [False, True]
+    assert frame["zoned"].tolist() == [
+        pd.Timestamp("2024-02-29T12:45:00Z"),
+        pd.Timestamp("1999-12-31T23:00:00Z"),
+    ]
+    text = data.load("visits", parse_dates=False)
+    assert text["day"].tolist() == ["2024-02-29", "1850-01-01"]

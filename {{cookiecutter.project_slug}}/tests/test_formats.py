@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import etl, paths
-from {{ cookiecutter.module_name }}.loader import quote
+from {{ cookiecutter.module_name }} import db, etl, paths
+from {{ cookiecutter.module_name }}.db import quote
 from {{ cookiecutter.module_name }}.readers import memetracker
 
 
@@ -229,6 +229,38 @@ def test_a_reader_that_raises_fails_its_file_with_the_record_and_line(scratch_pr
         assert con.execute("SELECT name FROM sqlite_schema WHERE name = 'broken'").fetchall() == []
 
 
+def test_an_exception_escaping_a_load_fails_its_file_alone_in_one_line(
+    scratch_project, monkeypatch
+):
+    """A reader of yours yielding a value no table can hold (a set): the loader fails on it
+    outside any check, and still only that file fails, in one line."""
+    (scratch_project.root / "odd_reader.py").write_text(
+        "def sets(lines):\n    for line in lines:\n        yield {'a': {line.strip()}}\n"
+    )
+    monkeypatch.syspath_prepend(str(scratch_project.root))
+    scratch_project.settings('[tool.PACKAGE.etl]\nreaders = {"*.txt" = "odd_reader:sets"}\n')
+    (scratch_project.raw / "ok.csv").write_text("x\n1\n")
+    (scratch_project.raw / "odd.txt").write_text("one\n")
+    reports = run()
+    assert reports["ok"].status == "loaded"
+    assert reports["odd"].error == (
+        "data/raw/odd.txt: the load failed with TypeError: Object of type set is not JSON "
+        "serializable; nothing of it was loaded: this is a bug of the ETL (or of your reader): "
+        "please report it with the file's first lines"
+    )
+
+
+def test_a_json_array_item_longer_than_the_limit_is_refused(scratch_project):
+    scratch_project.settings("[tool.PACKAGE.etl]\nmax_line_mb = 1\n")
+    big = "x" * (3 << 20)
+    (scratch_project.raw / "items.json").write_text('[{"a": 1}, {"a": "' + big + '"}]')
+    assert run()["items"].error == (
+        "data/raw/items.json: a JSON value (after record 1) longer than max_line_mb = 1 (MB): "
+        "is it really a table (a file that expands to one endless line)? If it is real, raise "
+        "max_line_mb in the table's settings"
+    )
+
+
 def test_a_reader_that_cannot_be_found_is_named(scratch_project):
     scratch_project.settings(
         '[tool.PACKAGE.etl]\nreaders = {"*.txt" = "PACKAGE.readers:nothing"}\n'
@@ -240,12 +272,40 @@ def test_a_reader_that_cannot_be_found_is_named(scratch_project):
     )
 
 
-def test_a_json_array_file_is_refused_with_a_way_to_split_it(scratch_project):
-    (scratch_project.raw / "array.json").write_text('[\n  {"a": 1},\n  {"a": 2}\n]\n')
-    assert run(on_bad_lines="skip")["array"].error == (
-        "data/raw/array.json: is one JSON array, not one object per line: "
-        "split it, e.g. jq -c '.[]'"
+def test_a_json_array_of_objects_loads_streaming_typed_exactly_like_json_lines(scratch_project):
+    """Like vega_datasets' cars.json (pretty-printed, NULLs, ISO dates); compressed; a bad item."""
+    cars = [
+        {"Name": f"car {i}", "Miles_per_Gallon": None if i % 7 == 0 else 18 + i % 9,
+         "Horsepower": 130.5 + i, "Year": f"19{70 + i % 12}-01-01", "Origin": "USA"}
+        for i in range(25_000)
+    ]  # fmt: skip
+    (scratch_project.raw / "cars.json.gz").write_bytes(
+        gzip.compress(json.dumps(cars, indent=2).encode())
     )
+    report = run()["cars"]
+    assert (report.status, report.rows) == ("loaded", len(cars))
+    assert types("cars") == {
+        "Name": "TEXT",
+        "Miles_per_Gallon": "INTEGER",
+        "Horsepower": "REAL",
+        "Year": "TEXT",
+        "Origin": "TEXT",
+    }
+    assert rows("cars")[:2] == [tuple(cars[0].values()), tuple(cars[1].values())]
+    assert db.manifest_of("cars").logical_types["Year"] == "date"
+    (scratch_project.raw / "mixed.json").write_text(
+        '[{"a": 1.50, "b": {"c": [1, 2.0]}}, 7, {"a": 12345678901234567890}]'
+    )
+    assert "data/raw/mixed.json line 2: a JSON int, not an object" in run()["mixed"].error
+    report = run(on_bad_lines="skip")["mixed"]
+    assert (report.rows, report.rejected) == (2, 1)
+    assert rows("mixed") == [("1.50", '{"c":[1,2.0]}'), ("12345678901234567890", None)]
+
+
+def test_a_json_file_of_one_object_per_line_loads_as_json_lines(scratch_project):
+    (scratch_project.raw / "lines.json").write_text('{"a": 1}\n{"a": 2}\n')
+    assert run()["lines"].rows == 2
+    assert rows("lines") == [(1,), (2,)]
 
 
 VALUE = st.one_of(

@@ -1,9 +1,10 @@
 """The project's own package: one module per job of the research workflow.
 
 - ``paths``: the project root and its folders.
-- ``etl``: raw files in ``data/raw`` into one SQLite database (``invoke etl``), with
-  ``loader`` (one table, atomically), ``rawfiles`` (decompression, CSV), ``formats``
-  (JSON Lines, XML, readers), ``inference`` (exact types); ``readers``: your own readers.
+- ``etl``: raw files in ``data/raw`` into one SQLite database (``invoke etl``): a package
+  of ``pipeline`` (the run), ``table`` (one table, atomically), ``rawfiles`` (decompression,
+  CSV), ``formats`` (JSON, XML, readers), ``inference`` (exact types); ``readers``: your
+  own readers; ``db``: the database's connections and manifest.
 - ``data``: load and query that database from notebooks and scripts.
 - ``cells``, ``extract``: notebook cells, and a cell turned into a script.
 - ``results``: numbered, provenance-carrying results of runs.

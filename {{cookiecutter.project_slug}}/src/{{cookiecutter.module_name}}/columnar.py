@@ -25,6 +25,7 @@ skip by), which touches only their pages. Dask reads the IPC files part by part
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -36,9 +37,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths, settings
+from . import db, paths, settings
+from .db import quote
 from .errors import ProjectError
-from .loader import MANIFEST, quote
 
 VERSION = 2  # part of every key: a change to how copies are written retires the old ones
 ROWS_PER_GROUP = 128 * 1024  # rows of each record batch of a part file
@@ -48,8 +49,13 @@ BYTES_PER_FILE = 256 << 20  # a part file (a partition of data.dask) holds at mo
 # data, and at most the `rows_per_file` setting's rows
 LOCK = ".lock"
 COPYABLE = {"INTEGER": "int64", "REAL": "float64", "TEXT": "string"}
-# Manifest logical types whose copy holds a timestamp instead of the stored text.
-TIMESTAMPS = {"date", "datetime", "timestamp"}
+# Manifest logical types (db.ColumnInfo.logical) and the Arrow types their ISO text becomes,
+# by way of these casts: the copy and data.load's SQLite path give the same datetime64 dtypes.
+TEMPORAL_CASTS = {
+    "date": (("date32",), ("timestamp", "s", None)),
+    "timestamp": (("timestamp", "us", None),),
+    "timestamptz": (("timestamp", "us", "UTC"),),
+}
 
 
 class ColumnarError(ProjectError):
@@ -69,15 +75,19 @@ class Sources:
 
 def sources(cursor, table: str) -> Sources:
     """The manifest's rows of ``table`` (none for a table not made by ``invoke etl``)."""
-    try:
-        cursor.execute(
-            f"SELECT * FROM {MANIFEST} WHERE table_name = ? ORDER BY path", parameters=(table,)
-        )
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except Exception:  # a database not made by `invoke etl`: no manifest table
+    entry = db.read_manifest(cursor, table).get(table)
+    if entry is None:
         return Sources()
-    return Sources(rows, {})  # the manifest records no logical types yet
+    shared = {
+        "settings": entry.settings,
+        "started": entry.started,
+        "finished": entry.finished,
+        "tool": entry.tool,
+        "columns": [dataclasses.asdict(column) for column in entry.columns],
+    }
+    rows = [{**dataclasses.asdict(source), **shared} for source in entry.sources]
+    logical = {name: kind for name, kind in entry.logical_types.items() if kind}
+    return Sources(rows, logical)
 
 
 # ---- where copies live -------------------------------------------------------------------------
@@ -192,10 +202,27 @@ def _schema(declared: dict[str, str], logical_types: dict[str, str]):
     fields = []
     for name, sql_type in declared.items():
         kind = types[COPYABLE[sql_type.upper()]]
-        if logical_types.get(name) in TIMESTAMPS:
-            kind = pa.timestamp("us")
+        if logical_types.get(name) in TEMPORAL_CASTS:
+            kind = _arrow_type(TEMPORAL_CASTS[logical_types[name]][-1])
         fields.append(pa.field(name, kind))
     return pa.schema(fields)
+
+
+def as_temporal(column, logical: str):
+    """An Arrow column of ISO text as the ``datetime64`` type of its ``logical`` type.
+
+    Raises ``pyarrow.ArrowInvalid`` for a value that is not of that form.
+    """
+    for step in TEMPORAL_CASTS.get(logical, ()):
+        column = column.cast(_arrow_type(step))
+    return column
+
+
+def _arrow_type(step: tuple):
+    import pyarrow as pa
+
+    kind, *arguments = step
+    return pa.date32() if kind == "date32" else pa.timestamp(*arguments)
 
 
 def _write(cursor, table: str, declared: dict[str, str], found: Sources, target: Path) -> None:
@@ -243,7 +270,12 @@ def _write(cursor, table: str, declared: dict[str, str], found: Sources, target:
         skip = 1
         for batch in cursor.fetch_record_batch():
             batch, skip = batch.slice(skip), max(0, skip - batch.num_rows)
-            columns = [column.cast(f.type) for column, f in zip(batch.columns, schema, strict=True)]
+            columns = [
+                as_temporal(column, found.logical_types[f.name])
+                if f.name in found.logical_types
+                else column.cast(f.type)
+                for column, f in zip(batch.columns, schema, strict=True)
+            ]
             pending.append(pa.RecordBatch.from_arrays(columns, schema=schema))
             rows, size = sum(b.num_rows for b in pending), sum(b.nbytes for b in pending)
             if rows >= per_group or size >= BYTES_PER_GROUP:

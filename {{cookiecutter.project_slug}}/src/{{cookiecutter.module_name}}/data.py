@@ -21,9 +21,9 @@ import json
 import os
 from pathlib import Path
 
-from . import columnar, paths, provenance
+from . import columnar, db, paths, provenance
+from .db import quote
 from .errors import ProjectError
-from .loader import MANIFEST, open_failure, quote
 
 FIRST_ROW = {"INTEGER": "CAST(0 AS INTEGER)", "REAL": "CAST(0 AS REAL)", "TEXT": "''"}
 
@@ -45,42 +45,26 @@ def connect(database: str | os.PathLike | None = None, *, writable: bool = False
     """An ADBC (DB-API) connection to the project's database, read-only unless ``writable``.
 
     Use it for your own SQL; close it when done (``with data.connect() as con: ...``).
+    It is in autocommit mode: idle, it holds no lock, so it never keeps `invoke etl` waiting.
     """
-    import adbc_driver_manager
-    import adbc_driver_sqlite.dbapi
-
     path = _database(database)
-    uri = path.resolve().as_uri() + ("" if writable else "?mode=ro")
     try:
-        connection = adbc_driver_sqlite.dbapi.connect(uri)
-    except adbc_driver_manager.Error as error:
-        raise _open_error(path, error) from None
-    try:
-        with connection.cursor() as cursor:  # SQLite reads the file's header only when asked
-            cursor.execute("SELECT count(*) FROM sqlite_schema")
-            cursor.fetchall()
-    except adbc_driver_manager.Error as error:
-        connection.close()
-        raise _open_error(path, error) from None
+        connection = db.connect(path, "write" if writable else "read")
+    except db.DatabaseError as error:
+        raise DataError(str(error)) from None
     _note(path, connection)
     return connection
 
 
-def _open_error(path: Path, error: Exception) -> DataError:
-    return DataError(
-        f"cannot open database {path}: {open_failure(path, error)}; move it away and run "
-        "`invoke etl` to build the database, or pass database= the path of an SQLite file"
-    )
-
-
 def _note(path: Path, connection) -> None:
     """Note the database, and the raw files behind it with their hashes, for provenance."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT path, sha256, table_name FROM {MANIFEST}")
-            sources = [{"path": p, "sha256": h, "table": t} for p, h, t in cursor.fetchall()]
-    except Exception:  # a database not made by `invoke etl`
-        sources = []
+    with connection.cursor() as cursor:
+        manifest = db.read_manifest(cursor)
+    sources = [
+        {"path": s.path, "sha256": s.sha256, "table": t}
+        for t, entry in manifest.items()
+        for s in entry.sources
+    ]
     provenance.note_input(path, role="database", sources=sources)
 
 
@@ -147,19 +131,12 @@ def tables(*, database: str | os.PathLike | None = None):
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
         names = [row[0] for row in cursor.fetchall()]
-        try:
-            cursor.execute(
-                "SELECT table_name, path, rows, rejected, columns, finished "
-                f"FROM {MANIFEST} ORDER BY part"
-            )
-            manifest = cursor.fetchall()
-        except Exception:
-            manifest = []
+        manifest = db.read_manifest(cursor)
         rows = []
         for name in names:
-            entries = [m for m in manifest if m[0] == name]
-            if entries:  # counted while loading: no scan of a large table
-                count = sum(m[2] or 0 for m in entries)
+            entry = manifest.get(name)
+            if entry is not None:  # counted while loading: no scan of a large table
+                count = entry.rows
             else:
                 cursor.execute(f"SELECT count(*) FROM {quote(name)}")
                 (count,) = cursor.fetchone()
@@ -171,14 +148,12 @@ def tables(*, database: str | os.PathLike | None = None):
                     "rows": count,
                     "columns": len(columns),
                     "types": ", ".join(f"{c} {t or 'ANY'}" for c, t in columns),
-                    "sources": ", ".join(m[1] for m in entries),
-                    "rejected": sum(m[3] or 0 for m in entries),
-                    "loaded": max((m[5] for m in entries), default=None),
+                    "sources": ", ".join(s.path for s in entry.sources) if entry else "",
+                    "rejected": entry.rejected if entry else 0,
+                    "loaded": entry.finished if entry else None,
                 }
             )
-    return pd.DataFrame(
-        rows, columns=["table", "rows", "columns", "types", "sources", "rejected", "loaded"]
-    )
+    return pd.DataFrame(rows, columns=["table", "rows", "columns", "types", "sources", "rejected", "loaded"])
 
 
 def _columns_of(cursor, table: str) -> dict[str, str]:
@@ -207,6 +182,7 @@ def load(
     sample: float | None = None,
     seed: int = 0,
     database: str | os.PathLike | None = None,
+    parse_dates: bool = True,
 ):
     """A table (or some of its columns and rows) as a DataFrame.
 
@@ -219,6 +195,9 @@ def load(
     written on its first load after each ETL; a ``where`` the copy cannot evaluate
     (functions, ``LIKE``, ...) is read from SQLite. Both give the same columns, dtypes and
     values. ``database=`` another SQLite file is read as it is.
+
+    Columns the ETL found to hold dates or timestamps (stored as ISO text) come back as
+    ``datetime64`` (timestamps with a zone in UTC); ``parse_dates=False`` keeps the text.
     """
     if sample is not None and (
         isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 <= sample <= 1
@@ -227,13 +206,15 @@ def load(
     with connect(database) as connection, connection.cursor() as cursor:
         known = _columns_of(cursor, table)
         chosen = _chosen(table, columns, known)
-        if database is None:
+        entry = db.read_manifest(cursor, table).get(table)
+        logical = {c: kind for c, kind in (entry.logical_types if entry else {}).items() if kind}
+        # The copy holds dates as datetime64: their text comes from SQLite.
+        as_text = not parse_dates and any(c in logical for c in chosen)
+        if database is None and not as_text:
             copy = columnar.current(cursor, table, known)
             condition = columnar.pushdown(where, params, known) if where else None
             if copy.folder and (condition is not None or not where):
-                picked = columnar.read(
-                    copy, chosen, condition, sample=sample, seed=seed, limit=limit
-                )
+                picked = columnar.read(copy, chosen, condition, sample=sample, seed=seed, limit=limit)
                 return _frame(picked)
         sql = f"SELECT {', '.join(quote(c) for c in chosen)} FROM {quote(table)}"
         parameters = list(params)
@@ -246,9 +227,7 @@ def load(
         # (dropped below) keeps a column that is NULL there from being typed wrong.
         first = ", ".join(FIRST_ROW.get((known[c] or "").upper(), "NULL") for c in chosen)
         try:
-            cursor.execute(
-                f"SELECT {first} UNION ALL SELECT * FROM ({sql})", parameters=parameters or None
-            )
+            cursor.execute(f"SELECT {first} UNION ALL SELECT * FROM ({sql})", parameters=parameters or None)
             result = cursor.fetch_arrow_table().slice(1)
         except Exception as error:
             message = str(error).splitlines()[0]
@@ -256,7 +235,8 @@ def load(
                 raise DataError(f"cannot load {table!r}: {message}") from None
             result = _rows_table(_database(database), sql, parameters)
         else:
-            result = _as_declared(result.rename_columns(chosen), {c: known[c] for c in chosen})
+            declared = {c: known[c] for c in chosen}
+            result = _as_declared(result.rename_columns(chosen), declared, logical if parse_dates else {})
         if sample is not None:
             result = result.take(columnar.positions(result.num_rows, sample, seed))
             result = result if limit is None else result.slice(0, limit)
@@ -274,9 +254,7 @@ def dask(table: str, columns: list[str] | None = None):
     try:
         import dask.dataframe  # noqa: F401
     except ImportError:
-        raise DataError(
-            "data.dask needs Dask: pip install -e '.[cluster]' in the project folder"
-        ) from None
+        raise DataError("data.dask needs Dask: pip install -e '.[cluster]' in the project folder") from None
     with connect() as connection, connection.cursor() as cursor:
         known = _columns_of(cursor, table)
         chosen = _chosen(table, columns, known)
@@ -286,9 +264,10 @@ def dask(table: str, columns: list[str] | None = None):
     return columnar.dask_frame(copy, chosen)
 
 
-def _as_declared(result, declared: dict[str, str]):
+def _as_declared(result, declared: dict[str, str], logical: dict[str, str]):
     """``result`` with each column of the Arrow type of its declared SQL type (the driver
-    guesses from the first rows, so a column NULL there would come back as strings or nulls)."""
+    guesses from the first rows, so a column NULL there would come back as strings or nulls),
+    and the dates and timestamps of ``logical`` as ``datetime64``, as the columnar copy has them."""
     import pyarrow as pa
 
     arrow = {"INTEGER": pa.int64(), "REAL": pa.float64(), "TEXT": pa.string()}
@@ -297,6 +276,11 @@ def _as_declared(result, declared: dict[str, str]):
         wanted = arrow.get((declared.get(name) or "").upper())
         if wanted is not None and column.type != wanted:
             column = column.cast(wanted)
+        if name in logical and column.type == pa.string():
+            try:
+                column = columnar.as_temporal(column, logical[name])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass  # a value edited in since the load: the column stays text
         fields.append(column)
     return pa.table(fields, names=result.column_names)
 

@@ -111,9 +111,14 @@ def relative(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     root = find_root()
-    for candidate in (path.absolute(), path.resolve()):
-        if candidate.is_relative_to(root):
-            return candidate.relative_to(root).as_posix()
+    candidate = path.absolute()
+    if not candidate.is_relative_to(root):
+        try:
+            candidate = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: it is named as given
+            return str(path)
+    if candidate.is_relative_to(root):
+        return candidate.relative_to(root).as_posix()
     return str(path)
 
 

@@ -23,9 +23,9 @@ value and the fix. Modules ask this module for their settings and never validate
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import paths
 from .errors import ProjectError
@@ -42,6 +42,8 @@ __all__ = [
     "SlurmProfile",
     "Columnar",
     "ColumnarTable",
+    "Etl",
+    "EtlTable",
 ]
 
 
@@ -148,6 +150,8 @@ class Sweep(Section):
     threads_per_run: PositiveInt = 1  # OMP/MKL/OpenBLAS threads per run
     batch_size: PositiveInt | None = None  # runs per Dask task (default: from the sweep's size)
     slurm: dict[str, SlurmProfile] = Field(default_factory=dict)
+
+
 # ---- columnar copies (data.load, data.dask) ------------------------------------------------------
 
 
@@ -163,3 +167,67 @@ class Columnar(Section):
     enabled: bool = True
     rows_per_file: PositiveInt = 1_048_576  # one part file, one partition of data.dask
     tables: dict[str, ColumnarTable] = Field(default_factory=dict)
+
+
+# ---- ETL: [tool.<package>.etl] and [tool.<package>.etl.tables.<table>] -------------
+
+Char = Annotated[str, Field(min_length=1, max_length=1)]
+DATA_EXTENSIONS = [".csv", ".tsv", ".tab", ".psv", ".jsonl", ".ndjson", ".json", ".xml"]
+
+
+class EtlFile(Section):
+    """How to read a table's files: the settings a default may set for every table."""
+
+    delimiter: Char | None = None  # default: from the extension, checked against the header
+    encoding: str = "utf-8"
+    quote: Char = '"'
+    header: bool = True
+    null_markers: list[str] = []
+    empty_is_null: bool = True
+    skip_rows: Annotated[int, Field(ge=0)] = 0
+    format: Literal["csv", "jsonl", "json", "xml"] | None = None
+    element: str = "row"
+    flatten: bool = False
+    reader: str | None = None
+    max_line_mb: PositiveInt = 64
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        from pydantic_core import PydanticCustomError
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise PydanticCustomError(
+                "encoding",
+                'not a known encoding: use a Python codec name such as "utf-8" or "latin-1"',
+            ) from None
+        return value
+
+
+class EtlTable(EtlFile):
+    """``[tool.<package>.etl.tables.<table>]``: one table's settings, over the defaults."""
+
+    columns: list[str] | None = None
+    types: dict[str, Literal["INTEGER", "REAL", "TEXT"]] = {}
+    dates: dict[str, str] = {}
+    index: list[str | list[str]] = []
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _upper_case_types(cls, value):
+        if isinstance(value, dict):
+            return {k: v.upper() if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+
+class Etl(EtlFile):
+    """``[tool.<package>.etl]``: defaults for every table, and the run's own settings."""
+
+    extensions: list[str] = DATA_EXTENSIONS
+    readers: dict[str, str] = {}
+    wait_seconds: Annotated[float, Field(ge=0, strict=False)] = 60.0
+    tables: dict[str, dict] = {}  # each checked by EtlTable when its table loads

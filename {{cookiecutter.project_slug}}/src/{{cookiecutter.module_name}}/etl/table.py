@@ -1,5 +1,5 @@
 """Loading one table: the staging table, typed inserts on a thread of their own, restarts,
-bad lines, and the final swap into place. :mod:`.etl` decides what to load and owns the run.
+bad lines, and the final swap into place. :mod:`.pipeline` decides what to load and owns the run.
 """
 
 from __future__ import annotations
@@ -13,18 +13,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
-from . import formats, inference, paths, rawfiles
-from .errors import ProjectError
+from .. import paths
+from ..db import execute, quote
+from ..errors import ProjectError
+from . import formats, inference, rawfiles
 from .rawfiles import BadLine, Rejected, SourceError
 
-if TYPE_CHECKING:
-    from .etl import Group
-
-MANIFEST = "_etl_manifest"
-BUSY_MS = 10_000  # how long to wait for another process's write to the database
 STAGING = "_etl_staging"
+MAX_COLUMNS = 2000  # SQLite's default SQLITE_MAX_COLUMN, which the driver is built with
 
 
 class EtlError(ProjectError):
@@ -39,101 +37,19 @@ def under_raw(path: Path) -> str:
         return path.name
 
 
-# ---- the database --------------------------------------------------------------------------------
+@dataclass
+class Group:
+    """The files that load into one table (one file, or the parts of a folder)."""
 
-
-def quote(identifier: str) -> str:
-    """An SQL identifier in double quotes (embedded quotes doubled).
-
-    >>> quote('a"; DROP TABLE x; --')
-    '"a""; DROP TABLE x; --"'
-    """
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def open_failure(path: Path, error: Exception) -> str:
-    """Why ``path`` could not be opened as an SQLite database, in a few words."""
-    if path.is_dir():
-        return "it is a folder"
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    # "INVALID_ARGUMENT: [SQLite] Failed to prepare query: file is not a database"
-    return re.sub(r"^[A-Z_]+: (\[SQLite\] )?(Failed to prepare query: )?", "", message)
-
-
-def connect(database: Path):
-    """A connection for loading: explicit transactions, a rollback journal on disk."""
-    import adbc_driver_manager
-    import adbc_driver_sqlite.dbapi
-
-    try:
-        connection, cursor = _open(database, adbc_driver_sqlite.dbapi)
-    except (OSError, adbc_driver_manager.Error) as error:
-        raise EtlError(
-            f"cannot open database {database}: {open_failure(database, error)}; give --db the "
-            "path of an SQLite file, or of a new file in a folder you can write"
-        ) from None
-    return connection, cursor
-
-
-def _open(database: Path, dbapi):
-    if database.is_dir():
-        raise IsADirectoryError(database)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    connection = dbapi.connect(str(database), autocommit=True)
-    try:
-        return connection, _prepare(connection.cursor())
-    except Exception:
-        connection.close()
-        raise
-
-
-def _prepare(cursor):
-    # A rollback journal, not WAL: WAL doubled the load time. Its pages are synced at
-    # commit (synchronous=NORMAL), so a killed process never leaves a half table.
-    for pragma in (
-        "journal_mode=DELETE",
-        "synchronous=NORMAL",
-        "cache_size=-8192",
-        f"busy_timeout={BUSY_MS}",
-        "temp_store=FILE",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-        cursor.fetchall()
-    cursor.execute(
-        f"CREATE TABLE IF NOT EXISTS {MANIFEST} (path TEXT PRIMARY KEY, table_name TEXT NOT NULL, "
-        "part INTEGER, size INTEGER, mtime_ns INTEGER, sha256 TEXT, rows INTEGER, "
-        "rejected INTEGER, "
-        "columns TEXT, settings TEXT, notes TEXT, started TEXT, finished TEXT, tool TEXT)"
-    )
-    return cursor
-
-
-def execute(cursor, sql: str, parameters=None) -> list:
-    cursor.execute(sql, parameters=parameters) if parameters is not None else cursor.execute(sql)
-    try:
-        return cursor.fetchall()
-    except Exception:  # a statement without a result set
-        return []
-
-
-def manifest_rows(cursor, table: str) -> list[tuple]:
-    return execute(
-        cursor,
-        f"SELECT path, size, mtime_ns, settings, tool FROM {MANIFEST} "
-        "WHERE table_name = ? ORDER BY part",
-        (table,),
-    )
-
-
-def table_exists(cursor, table: str) -> bool:
-    return bool(
-        execute(cursor, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,))
-    )
+    table: str
+    files: list[Path]
+    origin: Path  # the file or folder under data/raw
 
 
 # ---- loading one table ---------------------------------------------------------------------------
+
+
+Status = Literal["loaded", "skipped", "failed", "vanished", "pruned"]
 
 
 @dataclass
@@ -142,7 +58,7 @@ class TableReport:
 
     table: str
     sources: list[str]
-    status: str = "loaded"  # loaded, skipped or failed
+    status: Status = "loaded"
     rows: int = 0
     rejected: int = 0
     columns: list[tuple[str, str]] = field(default_factory=list)
@@ -165,7 +81,9 @@ class Part:
 class TableLoader:
     """Loads one group of files into the staging table; the caller owns the transaction."""
 
-    def __init__(self, cursor, group: Group, settings: dict, on_bad_lines: str, progress):
+    def __init__(
+        self, cursor, group: Group, settings: dict, on_bad_lines: str, progress, waits=None
+    ):
         self.cursor = cursor
         self.group = group
         self.settings = settings
@@ -179,7 +97,7 @@ class TableLoader:
         self.typer: inference.Typer | None = None
         self.names: set[str] = set()
         self.notes: list[str] = []
-        self.writer = Writer(cursor)
+        self.writer = Writer(cursor, waits)
 
     def sql(self, statement: str, parameters=None) -> list:
         """Run one statement after the inserts queued before it."""
@@ -240,21 +158,28 @@ class TableLoader:
                     f"{self.group.table}: every line was rejected ({len(self.rejects)}): "
                     "is the delimiter or the encoding wrong?"
                 )
-            what = "holds no records" if self.layout is None else "has a header but no data rows"
-            raise SourceError(f"{paths.relative(self.group.origin)}: {what}: nothing to load")
+            origin = paths.relative(self.group.origin)
+            if self.layout is None or not self.columns:
+                raise SourceError(f"{origin}: holds no records: nothing to load")
+            # Well-formed, as sqlite3 .import and pandas read it: the header's columns, no rows.
+            self.notes.append(
+                f"{origin}: has a header but no data rows: loaded as an empty table "
+                f"with its {len(self.columns)} columns (TEXT)"
+            )
 
     def _start_table(self, layout: rawfiles.Layout, label: str) -> None:
         """The first part fixes the columns; the others must have the same header."""
         if self.layout is None:
             self.layout = layout
-            types = self.settings.get("types", {})
-            unknown = set(types) - set(layout.names)
-            if unknown:
-                raise SourceError(
-                    f"{label}: types names a column it does not have: {sorted(unknown)[0]!r}"
-                )
+            self._check_names(layout.names, label, layout.lines_before_data)
+            for key in ("types", "dates"):
+                unknown = set(self.settings.get(key, {})) - set(layout.names)
+                if unknown:
+                    raise SourceError(
+                        f"{label}: {key} names a column it does not have: {sorted(unknown)[0]!r}"
+                    )
             self.columns = []
-            for name, source in zip(layout.names, layout.header, strict=True):
+            for name, source in zip(layout.names, layout.sources, strict=True):
                 self.columns.append(self._column(name, source))
             self._new_typer()
             internal = ", ".join(quote(f"c{i}") for i in range(len(self.columns)))
@@ -290,8 +215,16 @@ class TableLoader:
                 )
             except formats.ReaderError as error:
                 raise SourceError(f"{part.label}: {error}") from None
+            limit = self.settings.get("max_line_mb", 64) * rawfiles.MB
+            if kind == "jsonl":
+                try:
+                    kind, stream = formats.json_kind(stream)
+                except rawfiles.read_errors() as error:
+                    raise rawfiles.damaged(part.label, error) from None
+            if kind in ("csv", "jsonl"):  # line by line: no line may grow past the limit
+                stream = rawfiles.limit_lines(stream, limit, part.label)
             if kind != "csv":
-                self._load_records(part, source, kind, spec)
+                self._load_records(part, source, stream, kind, spec)
                 return
             try:
                 layout, stream = rawfiles.read_layout(stream, part.label, self.settings, extension)
@@ -320,15 +253,31 @@ class TableLoader:
 
     def _column(self, name: str, source: str) -> inference.Column:
         """The next column, typed as the settings say (or TEXT from the start after a restart)."""
-        forced = self.settings.get("types", {}).get(name)
-        if forced is not None and str(forced).upper() not in inference.TYPES_BY_NAME:
-            raise SourceError(f"types: {forced!r} for column {name!r} is not INTEGER, REAL or TEXT")
-        column = inference.Column(
-            name, source, inference.TYPES_BY_NAME[str(forced).upper()] if forced else None
-        )
+        date_format = self.settings.get("dates", {}).get(name)
+        forced = "TEXT" if date_format else self.settings.get("types", {}).get(name)
+        column = inference.Column(name, source, inference.TYPES_BY_NAME[forced] if forced else None)
+        column.date_format = date_format
         if len(self.columns) in self.text_columns and column.forced is None:
             column.state = inference.TEXT
         return column
+
+    def _check_names(self, names: list[str], label: str, line: int | None = None) -> None:
+        """Refuse, in one line, column names SQLite cannot hold: too many, or a NUL byte."""
+        where = f"{label} line {line}" if line else label
+        if len(names) > MAX_COLUMNS:
+            raise SourceError(
+                f"{where}: {len(names):,} columns, more than SQLite's limit of "
+                f"{MAX_COLUMNS:,} per table: list the ones to load in columns = [...] under "
+                f"[tool.{paths.PACKAGE}.etl.tables.{self.group.table}]"
+            )
+        bad = next((i for i, n in enumerate(names, start=1) if "\x00" in n), None)
+        if bad is not None:
+            raise SourceError(
+                f"{where}: the name of column {bad} holds a NUL byte "
+                f"({rawfiles.preview(names[bad - 1])}): is the file UTF-16 without a byte-order "
+                'mark? set encoding = "utf-16" (or its encoding), or name the columns with '
+                "columns = [...] and header = false, in the table's settings"
+            )
 
     def _new_typer(self) -> None:
         markers = [str(m) for m in self.settings.get("null_markers", [])]
@@ -341,7 +290,9 @@ class TableLoader:
         if self.typer is None:
             self._new_typer()
         known = {c.name for c in self.columns}
-        for name in [n for n in dict.fromkeys(names) if n not in known]:
+        new = [n for n in dict.fromkeys(names) if n not in known]
+        self._check_names([*known, *new], self.parts[-1].label if self.parts else "")
+        for name in new:
             self.columns.append(self._column(name, name))
             internal = quote(f"c{len(self.columns) - 1}")
             if len(self.columns) == 1:
@@ -349,7 +300,7 @@ class TableLoader:
             else:  # a new key: a column added in place, no row rewritten
                 self.sql(f"ALTER TABLE {STAGING} ADD COLUMN {internal}")
 
-    def _load_records(self, part: Part, source, kind: str, spec: str | None) -> None:
+    def _load_records(self, part: Part, source, stream, kind: str, spec: str | None) -> None:
         """JSON Lines, XML rows or your reader's records, typed like CSV fields."""
         given = self.settings.get("columns")
         self._ensure_columns(given or [])
@@ -357,7 +308,7 @@ class TableLoader:
         bar = self.progress(part.label, source.size)
         number = 0
         try:
-            for chunk in formats.chunks(kind, spec, source.stream, self.settings):
+            for chunk in formats.chunks(kind, spec, stream, self.settings):
                 for record in chunk.rejected:
                     self._reject(part, record)
                 if not chunk.records:
@@ -374,6 +325,10 @@ class TableLoader:
                 bar.advance(source.tap.count, part.rows)
         except formats.ReaderError as error:
             raise SourceError(f"{part.label}: {error}") from None
+        except rawfiles.LineTooLong as error:
+            if error.label:
+                raise
+            raise rawfiles.LineTooLong(part.label, None, error.limit, error.what) from None
         except rawfiles.read_errors() as error:
             raise rawfiles.damaged(part.label, error, number) from None
         finally:
@@ -394,33 +349,37 @@ class TableLoader:
             return
         except inference.Misfit:
             pass
-        forced = [c for c in self.columns if c.forced in (inference.INTEGER, inference.REAL)]
-        markers = {str(m) for m in self.settings.get("null_markers", [])}
-        empty = self.settings.get("empty_is_null", True)
         good = []
         for number, row in zip(chunk.numbers, chunk.records, strict=True):
             text = {k: formats.text_of(v) for k, v in row.items()}
-            misfit = next(
-                (
-                    c
-                    for c in forced
-                    if text.get(c.name) is not None
-                    and not ((text[c.name] == "" and empty) or text[c.name] in markers)
-                    and not inference.fits(text[c.name], c.forced)
-                ),
-                None,
-            )
-            if misfit is None:
+            reason = self._misfit([text.get(c.name) for c in self.columns])
+            if reason is None:
                 good.append(row)
                 continue
-            reason = (
-                f"column {misfit.name!r}: {text[misfit.name]!r} is not "
-                f"{inference.TYPE_NAMES[misfit.forced]} (types setting)"
-            )
             self._reject(part, Rejected(number, reason, json.dumps(text, ensure_ascii=False)))
         if good:
             self._write([text_array([r.get(n) for r in good]) for n in names])
             part.rows += len(good)
+
+    def _misfit(self, texts: list[str | None]) -> str | None:
+        """Why one row does not fit the types or dates the settings fix (None if it does)."""
+        markers = set(self.typer.markers.to_pylist()) if self.typer.markers is not None else set()
+        for column, text in zip(self.columns, texts, strict=True):
+            if text is None or (text == "" and self.typer.empty_is_null) or text in markers:
+                continue
+            if column.date_format is not None:
+                if inference.parse_date(text, column.date_format) is None:
+                    return (
+                        f"column {column.name!r}: {text!r} does not match "
+                        f"{column.date_format!r} (dates setting)"
+                    )
+            elif column.forced in (inference.INTEGER, inference.REAL):
+                if not inference.fits(text, column.forced):
+                    return (
+                        f"column {column.name!r}: {text!r} is not "
+                        f"{inference.TYPE_NAMES[column.forced]} (types setting)"
+                    )
+        return None
 
     def _reject(self, part: Part, record: Rejected) -> None:
         if self.on_bad_lines == "error":
@@ -432,28 +391,15 @@ class TableLoader:
         """Rows from the careful reader; each bad line is rejected (or raised) with its number."""
         import pyarrow as pa
 
-        forced = [(i, c.forced) for i, c in enumerate(self.columns) if c.forced in (1, 2)]
-        markers = set(self.typer.markers.to_pylist()) if self.typer.markers is not None else set()
-        empty_is_null = self.typer.empty_is_null
         rows: list[list[str]] = []
         line = 0
         try:
-            for line, record in rawfiles.careful_records(stream, layout, part.label):
+            limit = self.settings.get("max_line_mb", 64) * rawfiles.MB
+            for line, record in rawfiles.careful_records(stream, layout, part.label, limit):
                 if not isinstance(record, Rejected):
-                    for i, kind in forced:
-                        text = record[i]
-                        if not (
-                            (text == "" and empty_is_null)
-                            or text in markers
-                            or inference.fits(text, kind)
-                        ):
-                            record = Rejected(
-                                line,
-                                f"column {self.columns[i].name!r}: {text!r} is not "
-                                f"{inference.TYPE_NAMES[kind]} (types setting)",
-                                layout.delimiter.join(record),
-                            )
-                            break
+                    reason = self._misfit(record)
+                    if reason is not None:
+                        record = Rejected(line, reason, layout.delimiter.join(record))
                 if isinstance(record, Rejected):
                     if self.on_bad_lines == "error":
                         raise BadLine(part.label, record.line, record.reason, record.text)
@@ -519,17 +465,32 @@ class TableLoader:
             )
 
 
+READERS = "readers in the middle of a query (a notebook's data.load or SQL)"
+LOAD_WAIT_MS = 100  # each wait for a reader while loading: a page that waits longer stays in memory
+SLOW_INSERT = 1.0  # seconds: an insert of one block that takes longer is waiting for a reader
+
+
 class Writer:
     """Runs the inserts on a thread of their own, so the next batch is typed meanwhile.
 
     SQLite and Arrow release the GIL, so on two cores the inserts and the typing overlap.
     Every other statement first waits for the inserts queued before it (:meth:`drain`).
+
+    An insert that must write pages out of SQLite's cache waits for readers in the middle of
+    a query, for each page it tries to write out (``LOAD_WAIT_MS``: the page then stays in
+    memory), so a big load slows down for as long as a reader's query runs. ``waits`` (see
+    :class:`.pipeline.Waits`) is told: once slow inserts in a row have taken two seconds (or
+    half ``wait_seconds``) the load says what it waits for, and once they have taken
+    ``wait_seconds`` it fails in one line when the insert under way returns.
     """
 
-    def __init__(self, cursor):
+    def __init__(self, cursor, waits=None):
         self.cursor = cursor.connection.cursor()  # its own: ingest leaves its statement bound
+        self.waits = waits
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
+        self.started: float | None = None  # when the insert under way began
+        self.waited = 0.0  # seconds the slow inserts in a row took
         self.thread = threading.Thread(target=self._work, name="etl-writer", daemon=True)
         self.thread.start()
 
@@ -537,17 +498,41 @@ class Writer:
         while (batch := self.queue.get()) is not None:
             try:
                 if self.error is None:
+                    self.started = time.monotonic()
                     self.cursor.adbc_ingest(STAGING, batch, mode="append")
+                    took = time.monotonic() - self.started
+                    # Slow inserts in a row are one wait; a quick one ends it.
+                    self.waited = self.waited + took if took > SLOW_INSERT else 0.0
             except BaseException as error:  # handed to the loading thread by drain()
-                self.error = error
+                self.error = self.error or error
             finally:
+                self.started = None
                 self.queue.task_done()
         self.queue.task_done()
 
     def insert(self, batch) -> None:
-        if self.error is not None:
+        while True:
+            self._watch()
+            if self.error is not None:
+                self.drain()
+            try:
+                self.queue.put(batch, timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def _watch(self) -> None:
+        """Say what stalled inserts wait for; fail the load once they waited ``wait_seconds``."""
+        if self.waits is None:
+            return
+        started = self.started
+        stalled = time.monotonic() - started if started is not None else 0.0
+        waited = self.waited + (stalled if stalled > SLOW_INSERT else 0.0)
+        if waited > min(2.0, self.waits.seconds / 2):
+            self.waits.announce(READERS)
+        if waited >= self.waits.seconds:
+            self.error = self.waits.locked(READERS)  # skips the batches still queued
             self.drain()
-        self.queue.put(batch)
 
     def drain(self) -> None:
         self.queue.join()

@@ -1,4 +1,8 @@
-"""Raw files of records rather than rows: JSON Lines, XML row dumps, and readers you write.
+"""Raw files of records rather than rows: JSON Lines, JSON arrays, XML row dumps, and readers
+you write.
+
+A ``.json`` file is read as JSON Lines when it starts with an object, and as one array of
+objects (streamed by ijson, at flat memory whatever its size) when it starts with ``[``.
 
 Each reader turns an opened, decompressed binary stream into ``(number, record)``
 pairs, where ``number`` is the line (JSON Lines) or record (XML, your reader) number
@@ -31,8 +35,8 @@ from fnmatch import fnmatch
 from itertools import islice
 from pathlib import Path
 
-from .errors import ProjectError
-from .rawfiles import Rejected, preview
+from ..errors import ProjectError
+from .rawfiles import MB, LineTooLong, Prefixed, Rejected, preview
 
 JSON_EXTENSIONS = (".jsonl", ".ndjson", ".json")
 XML_EXTENSIONS = (".xml",)
@@ -60,19 +64,37 @@ def text_of(value) -> str | None:
 
 
 def _json(value) -> str:
-    if isinstance(value, dict):
-        return (
-            "{"
-            + ",".join(
-                f"{json.dumps(str(k), ensure_ascii=False)}:{_json(v)}" for k, v in value.items()
-            )
-            + "}"
-        )
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_json(v) for v in value) + "]"
-    if isinstance(value, Decimal):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
+    """``value`` as compact JSON text, without recursion (nesting of any depth)."""
+    out: list[str] = []
+    stack: list = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Literal):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.append(_Literal("}"))
+            for number, (key, inner) in enumerate(reversed(list(item.items()))):
+                stack.append(inner)
+                stack.append(_Literal(json.dumps(str(key), ensure_ascii=False) + ":"))
+                if number < len(item) - 1:
+                    stack.append(_Literal(","))
+            stack.append(_Literal("{"))
+        elif isinstance(item, list | tuple):
+            stack.append(_Literal("]"))
+            for number, inner in enumerate(reversed(item)):
+                stack.append(inner)
+                if number < len(item) - 1:
+                    stack.append(_Literal(","))
+            stack.append(_Literal("["))
+        elif isinstance(item, Decimal):
+            out.append(str(item))
+        else:
+            out.append(json.dumps(item, ensure_ascii=False))
+    return "".join(out)
+
+
+class _Literal(str):
+    """JSON punctuation waiting on :func:`_json`'s stack."""
 
 
 def flatten(record: dict) -> dict:
@@ -129,7 +151,7 @@ def json_lines(stream, settings: dict) -> Iterator[Chunk]:
             records = fast("[" + ",".join(texts) + "]")
             if not all(type(r) is dict for r in records):
                 raise ValueError("not all objects")
-        except ValueError:  # JSONDecodeError too: find the bad lines one by one
+        except (ValueError, RecursionError):  # JSONDecodeError too: find the bad lines one by one
             records, numbers, texts = _one_by_one(fast, texts, numbers, rejected)
         if flat:
             records = [flatten(r) for r in records]
@@ -144,11 +166,11 @@ def _one_by_one(decode, texts, numbers, rejected):
     for number, text in zip(numbers, texts, strict=True):
         try:
             record = decode(text)
+        except RecursionError:
+            reason = "nested deeper than Python's JSON parser can read"
+            rejected.append(Rejected(number, reason, text))
+            continue
         except json.JSONDecodeError as error:
-            if number == 1 and text.lstrip().startswith("["):
-                raise ReaderError(
-                    "is one JSON array, not one object per line: split it, e.g. jq -c '.[]'"
-                ) from None
             reason = f"not valid JSON ({error.msg}: column {error.colno})"
             rejected.append(Rejected(number, reason, text))
             continue
@@ -167,32 +189,126 @@ def _nested_as_json(record: dict, text: str, exact, flat: bool) -> None:
     """Nested values of a record as JSON text, parsed again from ``text`` to keep numbers exact."""
     nested = [k for k, v in record.items() if isinstance(v, dict | list)]
     if nested:
-        again = flatten(exact(text)) if flat else exact(text)
+        again = flatten(exact(text)) if flat else exact(text)  # no deeper than the first parse
         for key in nested:
             record[key] = _json(again[key])
+
+
+def json_kind(stream) -> tuple[str, object]:
+    """``("json", stream)`` for one JSON array, else ``("jsonl", stream)``, by the first byte that
+    is not blank; the bytes read to find it are put back in front of the stream."""
+    head = b""
+    while len(head) < 1 << 20 and not head.lstrip():
+        more = stream.read(1 << 16)
+        if not more:
+            break
+        head += more
+    start = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    rest = io.BufferedReader(Prefixed(head, stream), 1 << 20)
+    return ("json" if start == b"[" else "jsonl"), rest
+
+
+class _Budget(io.RawIOBase):
+    """A stream that refuses to give more than ``limit`` bytes between two :meth:`reset` calls:
+    no record a parser holds whole (a JSON item, an XML element) can outgrow the limit."""
+
+    def __init__(self, stream, limit: int, what: str):
+        self.stream, self.limit, self.what = stream, limit, what
+        self.used = 0
+        self.record = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.stream.readinto(buffer)
+        self.used += n
+        if self.used > self.limit + (1 << 20):  # the parser's read-ahead is allowed for
+            raise LineTooLong("", None, self.limit, f"{self.what} (after record {self.record})")
+        return n
+
+    def reset(self, record: int) -> None:
+        self.used, self.record = 0, record
+
+
+def json_array(stream, settings: dict) -> Iterator[Chunk]:
+    """The objects of one top-level JSON array, streamed by ijson; numbers keep their digits."""
+    import ijson
+
+    budget = _Budget(stream, settings.get("max_line_mb", 64) * MB, "JSON value")
+    flat = bool(settings.get("flatten", False))
+    chunk = Chunk([], [])
+    number = 0
+    items = ijson.items(io.BufferedReader(budget, 1 << 16), "item", use_float=False)
+    try:
+        for item in items:
+            number += 1
+            budget.reset(number)
+            if type(item) is not dict:
+                text = _json(item)
+                reason = f"a JSON {type(item).__name__}, not an object"
+                chunk.rejected.append(Rejected(number, reason, text))
+                continue
+            record = flatten(item) if flat else item
+            chunk.numbers.append(number)
+            chunk.records.append(
+                {k: _json(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+            )
+            if len(chunk.records) >= CHUNK:
+                yield chunk
+                chunk = Chunk([], [])
+    except ijson.JSONError as error:
+        raise ReaderError(
+            f"not valid JSON after record {number} ({str(error).splitlines()[0][:80]}): "
+            "is the file complete?"
+        ) from None
+    yield chunk
 
 
 def xml_rows(stream, settings: dict) -> Iterator[tuple[int, dict | Rejected]]:
     """Each ``<row a="..." .../>`` element (the tag is the ``element`` setting) as its attributes.
 
     Elements are cleared as they go, so memory stays flat whatever the file's size. A file
-    that is not well-formed XML stops here: the parser cannot resume after an error.
+    that is not well-formed XML stops here: the parser cannot resume after an error. The
+    parser is fed blocks that double while no element ends (expat before 2.6 scans a pending
+    token again at every feed: fixed-size feeds made a 32 MB attribute quadratic), and an
+    element longer than ``max_line_mb`` is refused.
     """
-    from xml.etree.ElementTree import ParseError, iterparse
+    from xml.etree.ElementTree import ParseError, XMLPullParser
 
     tag = settings.get("element", "row")
+    limit = settings.get("max_line_mb", 64) * MB
+    parser = XMLPullParser(events=("start", "end"))
     number = 0
     root = None
+    block = pending = 1 << 16
     try:
-        for event, element in iterparse(stream, events=("start", "end")):
-            if root is None:
-                root = element
-                continue
-            if event == "end" and element.tag == tag:
-                number += 1
-                yield number, dict(element.attrib)
-                element.clear()
-                root.clear()  # drop the finished rows, so the tree does not grow
+        while True:
+            data = stream.read(block)
+            if data:
+                parser.feed(data)
+            else:
+                parser.close()
+            ended = False
+            for event, element in parser.read_events():
+                if root is None:
+                    root = element
+                    continue
+                if event == "end" and element.tag == tag:
+                    number += 1
+                    ended = True
+                    yield number, dict(element.attrib)
+                    element.clear()
+                    root.clear()  # drop the finished rows, so the tree does not grow
+            if not data:
+                return
+            if ended:
+                block = pending = 1 << 16
+            else:
+                pending += len(data)
+                if pending > limit:
+                    raise LineTooLong("", None, limit, f"XML element (after record {number})")
+                block = max(min(block * 2, 1 << 26, limit - pending), 1 << 16)
     except ParseError as error:
         line, column = error.position
         raise ReaderError(
@@ -303,11 +419,7 @@ def kind_of(path: Path, relative: str, settings: dict, extension: str) -> tuple[
             return "reader", spec
     chosen = settings.get("format")
     if chosen:
-        if chosen not in ("csv", "jsonl", "xml"):
-            raise ReaderError(
-                f"format = {chosen!r}: use csv, jsonl or xml, or set reader = 'module:function'"
-            )
-        return chosen, None
+        return ("jsonl" if chosen == "json" else chosen), None  # json: an array, or lines
     if extension in JSON_EXTENSIONS:
         return "jsonl", None
     if extension in XML_EXTENSIONS:
@@ -319,6 +431,9 @@ def chunks(kind: str, spec: str | None, stream, settings: dict) -> Iterator[Chun
     """The records of a file in chunks, whatever its kind."""
     if kind == "jsonl":
         yield from json_lines(stream, settings)
+        return
+    if kind == "json":
+        yield from json_array(stream, settings)
         return
     one_by_one = xml_rows(stream, settings) if kind == "xml" else user_rows(stream, settings, spec)
     chunk = Chunk([], [])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import csv
+import errno
 import hashlib
 import io
 import lzma
@@ -25,14 +26,13 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
 DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".psv": "|", ".txt": None}
@@ -41,8 +41,7 @@ SAMPLE_BYTES = 1 << 16
 MAX_HEADER_BYTES = 1 << 24
 BLOCK_BYTES = 1 << 20
 CAREFUL_BATCH_ROWS = 20_000
-
-csv.field_size_limit(sys.maxsize if sys.maxsize < 2**63 else 2**31 - 1)
+MB = 1 << 20
 
 
 class SourceError(ProjectError):
@@ -56,8 +55,72 @@ class BadLine(SourceError):
         self.source, self.line, self.reason, self.text = source, line, reason, text
         super().__init__(
             f"{source} line {line}: {reason}: {preview(text)} "
-            "(fix the file, or run with --on-bad-lines skip to load the other lines)"
+            "(fix the file, or run with on_bad_lines='skip' to load the other lines)"
         )
+
+
+ENDLESS = "is it really a table (a file that expands to one endless line)?"
+
+
+class LineTooLong(SourceError):
+    """A line (or field, or record) is longer than the ``max_line_mb`` setting allows."""
+
+    def __init__(self, label, line: int | None, limit: int, what: str = "line", hint=ENDLESS):
+        self.label, self.line, self.limit, self.what, self.hint = label, line, limit, what, hint
+        where = f"{label} line {line}" if line else label
+        super().__init__(
+            f"{where}: a {what} longer than max_line_mb = {limit // MB} (MB): {hint} If it is "
+            "real, raise max_line_mb in the table's settings"
+        )
+
+
+class LineLimit(io.RawIOBase):
+    """The bytes of ``stream``, refusing a line longer than ``limit`` bytes as it is read.
+
+    Only the distance between line endings is tracked (two searches and a count per block of
+    about a megabyte), so a line is refused before any reader above holds it whole. A quoted
+    field left open needs no tracking here: pyarrow refuses a record longer than its block,
+    and the careful reader then refuses a field longer than ``limit``.
+    """
+
+    def __init__(self, stream, limit: int, label: str):
+        self.stream, self.limit, self.label = stream, limit, label
+        self.line = 1  # the line being read
+        self.run = 0  # bytes read since the last line ending
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        # A line inside one block is shorter than the block: blocks no longer than the limit
+        # keep every line checked.
+        n = self.stream.readinto(memoryview(buffer)[: self.limit])
+        if n:
+            self.check(buffer, n)
+        return n
+
+    def check(self, buffer, n: int) -> None:
+        """Count the line endings of a block just read; refuse a line past the limit."""
+        import numpy as np  # scans the block in place, several times faster than bytes methods
+
+        ends = np.frombuffer(buffer, np.uint8, n) == 10  # no copy of the block
+        count = int(np.count_nonzero(ends))
+        if not count:
+            self.run += n
+        else:
+            if self.run + int(ends.argmax()) > self.limit:
+                raise LineTooLong(self.label, self.line, self.limit)
+            self.line += count
+            tail = np.flatnonzero(ends[-(1 << 16) :])  # the last line ending, found near the end
+            last = n - min(n, 1 << 16) + int(tail[-1]) if len(tail) else np.flatnonzero(ends)[-1]
+            self.run = n - 1 - int(last)
+        if self.run > self.limit:
+            raise LineTooLong(self.label, self.line, self.limit)
+
+
+def limit_lines(stream, limit: int, label: str):
+    """``stream`` (binary, buffered) refusing lines longer than ``limit`` bytes."""
+    return io.BufferedReader(LineLimit(stream, limit, label), BLOCK_BYTES)
 
 
 def preview(text: str, limit: int = 60) -> str:
@@ -234,6 +297,11 @@ def open_source(path: Path, label: str) -> Source:
     try:
         info = path.stat()
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise SourceError(
+                f"{label}: is a symbolic link that leads back to itself ({error.strerror}): "
+                "remove it, or point it at the data file"
+            ) from None
         raise SourceError(f"{label}: cannot read it ({error.strerror}): check the file") from None
     if not stat.S_ISREG(info.st_mode):
         raise SourceError(
@@ -331,6 +399,14 @@ class Layout:
     data_start: bytes  # the bytes read ahead after the header
     lines_before_data: int  # physical lines up to and including the header
     encoding: str
+    selected: list[int] | None = None  # positions of the columns loaded (None: all)
+
+    @property
+    def sources(self) -> list[str]:
+        """The header's names of the columns loaded."""
+        if self.selected is None:
+            return self.header
+        return [self.header[i] for i in self.selected]
 
 
 def record_end(data: bytes, quote: int, start: int = 0) -> int:
@@ -440,18 +516,27 @@ def read_layout(stream, label: str, settings: dict, extension: str) -> tuple[Lay
             f'({preview(first.decode("utf-8", "surrogateescape"))}): set encoding = "latin-1" '
             "(or the file's encoding) in the table's settings"
         ) from None
-    delimiter = settings.get("delimiter") or guess_delimiter(
-        first_text, DELIMITERS.get(extension), quote
-    )
-    header = next(
-        csv.reader([first_text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [""]
-    )
-    if given:
+    previous = csv.field_size_limit(MAX_HEADER_BYTES)  # put back at once: no lasting effect
+    try:
+        delimiter = settings.get("delimiter") or guess_delimiter(
+            first_text, DELIMITERS.get(extension), quote
+        )
+        header = next(
+            csv.reader([first_text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [""]
+        )
+    finally:
+        csv.field_size_limit(previous)
+    selected = None
+    if given and has_header and set(given) <= set(header) and len(set(header)) == len(header):
+        names = list(given)  # the header's columns to load, in this order
+        selected = [header.index(name) for name in given]
+    elif given:
         names = list(given)
         if has_header and len(names) != len(header):
+            missing = next(n for n in given if n not in header)
             raise SourceError(
-                f"{label}: columns in the settings name {len(names)} columns, "
-                f"the header has {len(header)}"
+                f"{label}: columns names {missing!r}, which its header does not have (columns "
+                f"either picks header names, or renames all {len(header)} columns)"
             )
     elif has_header:
         names = unique_names(header)
@@ -461,7 +546,14 @@ def read_layout(stream, label: str, settings: dict, extension: str) -> tuple[Lay
         position = end
         lines += first.count(b"\n") + first.count(b"\r") - first.count(b"\r\n")
     return Layout(
-        delimiter, quote, header if has_header else names, names, data[position:], lines, encoding
+        delimiter,
+        quote,
+        header if has_header else names,
+        names,
+        data[position:],
+        lines,
+        encoding,
+        selected,
     ), stream
 
 
@@ -488,7 +580,8 @@ def fast_batches(stream, layout: Layout) -> Iterator[list]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    internal = [f"c{i}" for i in range(len(layout.names))]
+    internal = [f"c{i}" for i in range(len(layout.header))]
+    wanted = internal if layout.selected is None else [internal[i] for i in layout.selected]
     reader = pacsv.open_csv(
         Prefixed(layout.data_start, stream),
         read_options=pacsv.ReadOptions(
@@ -503,6 +596,7 @@ def fast_batches(stream, layout: Layout) -> Iterator[list]:
             ignore_empty_lines=True,
         ),
         convert_options=pacsv.ConvertOptions(
+            include_columns=wanted,
             column_types={name: pa.string() for name in internal},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -520,9 +614,22 @@ class Rejected:
 
 
 def careful_records(
-    stream, layout: Layout, label: str
+    stream, layout: Layout, label: str, limit: int = 64 * MB
 ) -> Iterator[tuple[int, list[str] | Rejected]]:
-    """``(line, fields)`` for every record, or ``(line, Rejected)`` for a malformed one."""
+    """``(line, fields)`` for every record, or ``(line, Rejected)`` for a malformed one.
+
+    A field longer than ``limit`` bytes (a quote never closed, say) is a bad line, so the
+    reader never holds more than that. The csv module's field limit is process-wide: it is
+    set for the time of each read and put back.
+    """
+    previous = csv.field_size_limit()
+    try:
+        yield from _careful_records(stream, layout, label, limit)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _careful_records(stream, layout, label, limit):
     text = io.TextIOWrapper(
         io.BufferedReader(Prefixed(layout.data_start, stream)),
         encoding="utf-8",
@@ -531,17 +638,21 @@ def careful_records(
     )
     lines = iter(text)
     reader = csv.reader(lines, delimiter=layout.delimiter, quotechar=layout.quote, doublequote=True)
-    width = len(layout.names)
+    width = len(layout.header)
     done = 0  # physical lines consumed before the current record
     while True:
+        csv.field_size_limit(limit)  # again: another reader may have set it meanwhile
         try:
             record = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
+            reason = f"not valid CSV ({error})"
+            if "field larger than field limit" in str(error):
+                reason = f"a field longer than max_line_mb = {limit // MB} (MB)"
             yield (
                 layout.lines_before_data + done + 1,
-                Rejected(layout.lines_before_data + done + 1, f"not valid CSV ({error})", ""),
+                Rejected(layout.lines_before_data + done + 1, reason, ""),
             )
             done = reader.line_num
             continue
@@ -563,6 +674,8 @@ def careful_records(
                 first_line,
                 Rejected(first_line, undecodable(byte, layout.encoding), joined),
             )
+        elif layout.selected is not None:
+            yield first_line, [record[i] for i in layout.selected]
         else:
             yield first_line, record
 

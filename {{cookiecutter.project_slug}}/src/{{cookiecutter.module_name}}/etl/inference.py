@@ -20,6 +20,15 @@ A field that is empty (by default) or equal to one of the table's
 ``null_markers`` is NULL. A column that would be numeric but for a word such
 as ``NA`` loads as TEXT, and :attr:`Column.missing_words` says which words, so
 the summary can tell the user to set ``null_markers``.
+
+Dates and timestamps are TEXT (SQLite's convention: ISO 8601 text sorts and compares
+right, and SQLite's date functions read it), and a TEXT column whose every value is one
+ISO form is given a logical type, recorded in the manifest, that ``data.load`` turns into
+``datetime64``: ``date`` (``2024-02-29``), ``timestamp`` (``2024-02-29 13:45``,
+``2024-02-29T13:45:00.250``) or ``timestamptz`` (the same with ``Z`` or ``+01:00``). Each
+value must be a real date (no ``2023-02-29``). A column in another format is read by
+setting its format, ``dates = {when = "%d/%m/%Y"}``: its values are stored as ISO text,
+and a value that does not match is a bad line.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 NULL, INTEGER, REAL, TEXT = 0, 1, 2, 3
@@ -59,6 +69,19 @@ MISSING_WORDS = frozenset(
         "NIL",
     ]
 )
+TEMPORAL = {  # logical type: (pattern of every value, the Arrow type that checks it is real)
+    "date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", ("date32",)),
+    "timestamp": (
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?$",
+        ("timestamp", "us"),
+    ),
+    "timestamptz": (
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+        r"(Z|[+-][0-9]{2}:[0-9]{2})$",
+        ("timestamp", "us", "UTC"),
+    ),
+}
+TIME_DIRECTIVES = re.compile(r"%[HIMSfpXcTRr]")
 REAL_SYNTAX = re.compile(r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
@@ -87,6 +110,8 @@ class Column:
     written: int = 0  # non-NULL values written so far
     shadow: int = NULL  # the type the column would have without missing-value words
     missing_words: Counter = field(default_factory=Counter)
+    temporal: str | None = "?"  # "?" (no value yet), a key of TEMPORAL, or None (not one)
+    date_format: str | None = None  # the dates setting's strptime format for this column
 
     def __post_init__(self):
         if self.forced is not None:
@@ -97,6 +122,15 @@ class Column:
     @property
     def sql_type(self) -> str:
         return TYPE_NAMES[self.state]
+
+    @property
+    def logical(self) -> str | None:
+        """``date``, ``timestamp`` or ``timestamptz`` when every value is one; else None."""
+        if self.date_format is not None:
+            return "timestamp" if TIME_DIRECTIVES.search(self.date_format) else "date"
+        if self.state == TEXT and self.written and self.temporal in TEMPORAL:
+            return self.temporal
+        return None
 
     def hint(self) -> str | None:
         """Which missing-value words kept this otherwise numeric column TEXT, if any."""
@@ -228,6 +262,11 @@ class Typer:
                 out.append(values)
                 continue
             before = column.state
+            if column.date_format is not None:
+                iso = as_iso(values, column.date_format)
+                if iso is None:
+                    raise Misfit(index)
+                values = iso
             typed, state = self._convert(column, values)
             if column.forced is not None and state > column.forced:
                 raise Misfit(index)
@@ -245,6 +284,10 @@ class Typer:
                 column.max_abs = max(column.max_abs, abs(low.as_py()), abs(high.as_py()))
             if state == TEXT and column.shadow != TEXT:
                 self._track_missing_words(column, values)
+            if state == TEXT and before in (INTEGER, REAL):
+                column.temporal = None  # numbers written before are no dates
+            elif state == TEXT and column.temporal is not None and column.forced is None:
+                column.temporal = temporal_kind(values, column.temporal)
             column.state = state
             column.written += len(values) - values.null_count
             out.append(typed)
@@ -284,6 +327,71 @@ class Typer:
         if len(found):
             for item in pc.value_counts(found).to_pylist():
                 column.missing_words[item["values"]] += item["counts"]
+
+
+def temporal_kind(values, current: str | None) -> str | None:
+    """The one ISO form (a key of :data:`TEMPORAL`) every non-NULL value of ``values`` has and
+    ``current`` allows ("?" allows any), or None.
+
+    Cheap for the columns that are not dates: the first value is tried first. For a date
+    column, Arrow's cast to ``date32`` is the whole check: it takes only ``YYYY-MM-DD`` with a
+    real day, so ``2023-02-30`` and ``2023-2-1`` fail it.
+    """
+    pa, pc = _pa()
+    if values.null_count:
+        values = values.drop_null()
+    if not len(values):
+        return current
+    first = values[0].as_py()
+    for kind, (pattern, arrow) in TEMPORAL.items():
+        if current not in ("?", kind) or not re.fullmatch(pattern, first):
+            continue
+        if kind != "date" and not pc.all(pc.match_substring_regex(values, pattern)).as_py():
+            return None
+        try:  # the pattern admits 2023-02-30 and 25:00; the cast refuses them
+            pc.cast(values, getattr(pa, arrow[0])(*arrow[1:]))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        return kind
+    return None
+
+
+def iso_format(date_format: str) -> str:
+    """The ISO form a ``dates`` format is stored in: a date, or a date and time."""
+    return "%Y-%m-%dT%H:%M:%S" if TIME_DIRECTIVES.search(date_format) else "%Y-%m-%d"
+
+
+def as_iso(values, date_format: str):
+    """``values`` (strings, NULLs) in ``date_format`` as ISO text, or None if one does not match.
+
+    Python's ``datetime.strptime`` decides what matches; Arrow converts the batch when it
+    agrees (its own parser normalises ``31/02`` to ``02/03``, so it is checked both ways).
+    """
+    pa, pc = _pa()
+    iso = iso_format(date_format)
+    parsed = pc.strptime(values, format=date_format, unit="s", error_is_null=True)
+    if parsed.null_count == values.null_count and "%f" not in date_format:
+        back = pc.strftime(parsed, format=date_format)
+        if pc.all(pc.equal(back, values)).as_py() is not False:
+            return pc.strftime(parsed, format=iso)
+    texts = []
+    for text in values.to_pylist():
+        if text is None:
+            texts.append(None)
+            continue
+        when = parse_date(text, date_format)
+        if when is None:
+            return None
+        texts.append(when.strftime(iso))
+    return pa.array(texts, pa.string())
+
+
+def parse_date(text: str, date_format: str) -> datetime | None:
+    """``text`` read with ``date_format`` by Python's ``strptime``, or None if it does not match."""
+    try:
+        return datetime.strptime(text, date_format)
+    except ValueError:
+        return None
 
 
 def fits(text: str, kind: int) -> bool:
