@@ -153,7 +153,9 @@ def tables(*, database: str | os.PathLike | None = None):
                     "loaded": entry.finished if entry else None,
                 }
             )
-    return pd.DataFrame(rows, columns=["table", "rows", "columns", "types", "sources", "rejected", "loaded"])
+    return pd.DataFrame(
+        rows, columns=["table", "rows", "columns", "types", "sources", "rejected", "loaded"]
+    )
 
 
 def _columns_of(cursor, table: str) -> dict[str, str]:
@@ -214,7 +216,9 @@ def load(
             copy = columnar.current(cursor, table, known)
             condition = columnar.pushdown(where, params, known) if where else None
             if copy.folder and (condition is not None or not where):
-                picked = columnar.read(copy, chosen, condition, sample=sample, seed=seed, limit=limit)
+                picked = columnar.read(
+                    copy, chosen, condition, sample=sample, seed=seed, limit=limit
+                )
                 return _frame(picked)
         sql = f"SELECT {', '.join(quote(c) for c in chosen)} FROM {quote(table)}"
         parameters = list(params)
@@ -227,7 +231,9 @@ def load(
         # (dropped below) keeps a column that is NULL there from being typed wrong.
         first = ", ".join(FIRST_ROW.get((known[c] or "").upper(), "NULL") for c in chosen)
         try:
-            cursor.execute(f"SELECT {first} UNION ALL SELECT * FROM ({sql})", parameters=parameters or None)
+            cursor.execute(
+                f"SELECT {first} UNION ALL SELECT * FROM ({sql})", parameters=parameters or None
+            )
             result = cursor.fetch_arrow_table().slice(1)
         except Exception as error:
             message = str(error).splitlines()[0]
@@ -236,7 +242,9 @@ def load(
             result = _rows_table(_database(database), sql, parameters)
         else:
             declared = {c: known[c] for c in chosen}
-            result = _as_declared(result.rename_columns(chosen), declared, logical if parse_dates else {})
+            result = _as_declared(
+                result.rename_columns(chosen), declared, logical if parse_dates else {}
+            )
         if sample is not None:
             result = result.take(columnar.positions(result.num_rows, sample, seed))
             result = result if limit is None else result.slice(0, limit)
@@ -254,7 +262,9 @@ def dask(table: str, columns: list[str] | None = None):
     try:
         import dask.dataframe  # noqa: F401
     except ImportError:
-        raise DataError("data.dask needs Dask: pip install -e '.[cluster]' in the project folder") from None
+        raise DataError(
+            "data.dask needs Dask: pip install -e '.[cluster]' in the project folder"
+        ) from None
     with connect() as connection, connection.cursor() as cursor:
         known = _columns_of(cursor, table)
         chosen = _chosen(table, columns, known)
