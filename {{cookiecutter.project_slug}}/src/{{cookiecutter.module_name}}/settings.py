@@ -23,7 +23,7 @@ value and the fix. Modules ask this module for their settings and never validate
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -103,3 +103,23 @@ def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
         else:
             return []
     return [field.alias or name for name, field in model.model_fields.items()]
+
+
+# ---- figures (figures.py, figure_build.py): [tool.<package>.figures] --------------------------
+
+
+class Figures(Section):
+    """Paper figures: text widths in inches, file formats, the preview, EPS and the build."""
+
+    # IEEE: 3.5 and 7.16; ACM: 3.33 and 7.0; Springer LNCS: 4.8 both.
+    single_width: PositiveFloat = 3.5
+    double_width: PositiveFloat = 7.16
+    formats: list[Literal["pdf", "eps"]] = ["pdf", "eps"]
+    # Resolution of the PNG preview on the overview sheet (0: no preview).
+    preview_dpi: Annotated[int, Field(ge=0)] = 150
+    # EPS has no transparency. "rasterize": parts that would look different become an image
+    # at eps_dpi; "warn": they are drawn opaque, with a warning naming them.
+    eps_transparency: Literal["rasterize", "warn"] = "rasterize"
+    eps_dpi: PositiveInt = 300
+    # Seconds a figure source may run under `invoke figures`.
+    timeout: PositiveFloat = 1800.0

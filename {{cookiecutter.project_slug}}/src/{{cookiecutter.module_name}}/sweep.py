@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import paths, results
+from . import paths, provenance, results
 from .errors import ProjectError
 
 INSTALL_HINT = "pip install -e '.[cluster]'"
@@ -572,7 +572,8 @@ def _run_one(run: dict, job: dict) -> dict:
     if (state / "CANCELLED").exists():
         return {"index": run["index"], "status": "cancelled", "host": host, "stderr": ""}
     command = [sys.executable, job["script"], *run["arguments"]]
-    environment = {**os.environ, **job["env"]}
+    # The run's record names its sweep and its index in it (columns of results.runs()).
+    environment = {**os.environ, **job["env"], provenance.SWEEP_RUN_VARIABLE: str(run["index"])}
     started = time.time()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(
@@ -972,7 +973,7 @@ def sweep(
             "root": str(paths.find_root()),
             "script": str(plan.script),
             "experiment": plan.experiment,
-            "env": _run_environment(),
+            "env": {**_run_environment(), provenance.SWEEP_VARIABLE: sweep_id},
         }
         _drive(backend, todo, job, outcome)
         _write_json(state / "sweep.json", _summary(outcome, started))
