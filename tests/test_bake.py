@@ -61,6 +61,7 @@ COMMON_FILES = {
     "src/{module}/results/store.py",
     "src/{module}/results/table.py",
     "src/{module}/results/tidy.py",
+    "src/{module}/settings.py",
     "src/{module}/sweep.py",
     "src/{module}/workspace.py",
     "src/{module}/workflow.py",

@@ -133,12 +133,12 @@ def extract_cell(
         "since": "only runs started since a date/time (2026-11-30) or for a while (3d, 12h)",
         "status": "complete (default), failed, crashed, running, damaged, incomplete or all",
         "archive": "move the chosen runs to results/.archive/EXPERIMENT/ (needs a selection)",
-        "tidy": "remove the temporary files of dead saves in every experiment",
+        "tidy": "first remove the temporary files of the experiment's dead saves",
     },
 )
 def results(
     c,
-    experiment=None,
+    experiment,
     show=None,
     where=None,
     script=None,
@@ -155,18 +155,8 @@ def results(
         from {{ cookiecutter.module_name }} import results as store
 
         if tidy:
-            removed = store.tidy()
-            lines = [
-                f"{folder}: removed {len(files)} temporary files of dead saves"
-                for folder, files in removed.items()
-            ]
-            print_lines(lines or ["no temporary files of dead saves"])
-            if experiment is None:
-                return
-        if experiment is None:
-            known = store.experiments()
-            print_lines([f"experiments in results/: {', '.join(known) or 'none yet'}"])
-            return
+            removed = store.tidy(experiment).get(paths.relative(store.folder_of(experiment)), [])
+            print_lines([f"removed {len(removed)} temporary files of dead saves"])
         selection = {
             "where": store.parse_where(where) if where else None,
             "script": script,

@@ -96,6 +96,8 @@ def test_a_bad_size_is_one_clear_error(root, kind, aspect, message):
         (".hidden", "letters, digits"),
         ("", "letters, digits"),
         ("a b", "letters, digits"),
+        ("nul", "reserved on Windows"),
+        ("COM1.final", "reserved on Windows"),
     ],
 )
 def test_savefig_refuses_names_that_are_not_plain_file_names(root, name, message):

@@ -139,6 +139,11 @@ def check_name(name: str) -> str:
         raise FigureError(
             f"figure name {name!r}: use letters, digits and '_.+-', starting with a letter or digit"
         )
+    if paths.WINDOWS_RESERVED.fullmatch(name):
+        raise FigureError(
+            f"figure name {name!r} is reserved on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9), "
+            "so collaborators there could not open its files: choose another name"
+        )
     paths.inside(paths.FIGURES_DIR, name)
     return name
 
@@ -648,19 +653,22 @@ def sidecars() -> dict[str, dict]:
 
 
 def _results_line(record: dict) -> str:
-    """The results a figure used, by experiment, as number ranges (``kmeans #3-7, 9``), with
-    the selection it made (``current script, sweep 20261130-...``) when it made one."""
+    """The results a figure used, by experiment, as number ranges (``kmeans #3-7, 9``); where
+    it chose runs with ``results.runs(...)``, those it chose and how (``script current, sweep
+    20261130-...``)."""
     from .results import number_ranges
 
     numbers: dict[str, set[int]] = {}
     for result in record.get("results_read") or []:
         if isinstance(result, dict) and isinstance(result.get("number"), int):
             numbers.setdefault(str(result.get("experiment")), set()).add(result["number"])
-    chosen = {}
+    chosen: dict[str, str] = {}
     for selection in record.get("results_selected") or []:
         if isinstance(selection, dict) and isinstance(selection.get("numbers"), list):
+            # The runs chosen, not every record that results.runs() read to choose them.
             experiment = str(selection.get("experiment"))
-            numbers[experiment] = set(selection["numbers"]) | numbers.get(experiment, set())
+            before = numbers.get(experiment, set()) if experiment in chosen else set()
+            numbers[experiment] = before | set(selection["numbers"])
             criteria = selection.get("criteria") or {}
             said = [
                 f"{key} {criteria[key]}"

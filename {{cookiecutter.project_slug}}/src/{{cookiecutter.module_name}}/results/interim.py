@@ -21,6 +21,7 @@ from .store import (
     contents_and_sources,
     format_name,
     read_record,
+    remove_dead_temp_files,
     write_json_atomically,
 )
 from .store import write_temp as _write_temp
@@ -44,6 +45,7 @@ def save_interim(name: str, data: Any, format: str = "mat", strict: bool = True)
     facts = provenance.run_facts(paths.find_root())
     facts.pop("_started")
     payload.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temp_files(payload.parent)
     temp, left_out = _write_temp(payload.parent, name, data, format, strict)
     digest = provenance.file_hash(temp)
     os.replace(temp, payload)

@@ -36,7 +36,9 @@ def report(experiment: str, show: int | str | None = None, **selection) -> str:
     if show is not None:
         return _one_record(experiment, show)
     table = runs(experiment, **selection)
-    chosen = {k: v for k, v in selection.items() if v is not None and v not in ([], {})}
+    chosen = {k: v for k, v in selection.items() if v not in (None, [], {})}
+    if chosen.get("status") == "complete":
+        del chosen["status"]  # the default: not a choice
     chose = f" ({_described(chosen)})" if chosen else ""
     lines = []
     where = paths.relative(folder)

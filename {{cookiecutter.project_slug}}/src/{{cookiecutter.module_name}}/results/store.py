@@ -72,9 +72,6 @@ MAX_SCALAR_TEXT = 200
 NAME = paths.PLAIN_NAME
 # Longest name: its files add ".<number>.data.json", and 255 bytes is the usual limit.
 MAX_NAME_BYTES = 200
-# Names Windows reserves for devices, with any extension: a collaborator could not check out
-# results/con/ or figures/nul.pdf.
-WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?", re.IGNORECASE)
 
 
 # ---- names and folders ---------------------------------------------------------------------
@@ -87,7 +84,7 @@ def check_name(name: str, what: str = "experiment") -> str:
             f"{what} name {name!r} must be one folder name (letters, digits, '_', '-', '.', "
             "'+'), not a path: e.g. 'kmeans'"
         )
-    if WINDOWS_RESERVED.fullmatch(name):
+    if paths.WINDOWS_RESERVED.fullmatch(name):
         raise ResultsError(
             f"{what} name {name!r} is reserved on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9, "
             "with any extension), so collaborators there could not open it: choose another name"

@@ -264,7 +264,7 @@ def _column(table, name: str, experiment: str) -> str:
             return candidate
     known = ", ".join(c for c in table.columns if not c.startswith("_")) or "none"
     raise ResultsError(
-        f"where={{{name!r}: ...}}: runs of {experiment!r} have no column {name!r} "
+        f"where names {name!r}, but runs of {experiment!r} have no column {name!r} "
         f"(columns: {known})"
     )
 

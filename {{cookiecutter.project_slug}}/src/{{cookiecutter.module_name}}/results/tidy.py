@@ -39,7 +39,9 @@ def archive(experiment: str, **selection) -> list[int]:
     unknown = sorted(set(selection) - set(SELECTION))
     if unknown:
         raise ResultsError(f"archive() got {unknown[0]}=: choose runs by {', '.join(SELECTION)}")
-    chosen = {k: v for k, v in selection.items() if v is not None and v != [] and v != {}}
+    chosen = {k: v for k, v in selection.items() if v not in (None, [], {})}
+    if chosen.get("status") == "complete":
+        del chosen["status"]  # the default of runs(): not a choice
     if not chosen:
         raise ResultsError(
             f"archive({experiment!r}) needs a selection (script=, sweep=, clean=, since=, "
@@ -81,18 +83,21 @@ def archive(experiment: str, **selection) -> list[int]:
     return moved
 
 
-def tidy(max_age: float = TEMP_MAX_AGE) -> dict[str, list[Path]]:
-    """Remove the temporary files of dead saves in every experiment (and ``data/interim``):
-    those of this machine whose process is gone, and others untouched for ``max_age``
-    seconds. Returns the files removed, by folder."""
+def tidy(experiment: str | None = None, max_age: float = TEMP_MAX_AGE) -> dict[str, list[Path]]:
+    """Remove the temporary files of dead saves of ``experiment`` (default: of every
+    experiment, and of ``data/interim``): those of this machine whose process is gone, and
+    others untouched for ``max_age`` seconds. Returns the files removed, by folder."""
+    folders = (
+        [existing_folder(experiment)]
+        if experiment is not None
+        else [
+            *(folder_of(name) for name in experiments()),
+            paths.INTERIM_DIR,
+        ]
+    )
     removed = {}
-    for experiment in experiments():
-        gone = remove_dead_temp_files(folder_of(experiment), max_age)
+    for folder in folders:
+        gone = remove_dead_temp_files(folder, max_age)
         if gone:
-            removed[paths.relative(folder_of(experiment))] = gone
-    interim = paths.INTERIM_DIR
-    if interim.is_dir():
-        gone = remove_dead_temp_files(interim, max_age)
-        if gone:
-            removed[paths.relative(interim)] = gone
+            removed[paths.relative(folder)] = gone
     return removed
