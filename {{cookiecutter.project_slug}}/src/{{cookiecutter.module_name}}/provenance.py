@@ -127,6 +127,7 @@ def file_hash(path: str | os.PathLike) -> str:
 _IMPORTED_AT = time.time()
 _CELL_STARTED = {"at": _IMPORTED_AT}
 _GIT_STATES: dict[tuple, dict | None] = {}
+_SCRIPT_HASHES: dict[str, str] = {}  # exact sha256 -> script_hash: parsed once per version
 
 
 def _watch_cells() -> bool:
@@ -266,11 +267,13 @@ def run_facts(root: Path) -> dict:
     key = (root, exact, started)
     if key not in _GIT_STATES:
         _GIT_STATES[key] = git_state(root, script)
+    if script and exact not in _SCRIPT_HASHES:
+        _SCRIPT_HASHES[exact] = script_hash(script)
     sweep_run = os.environ.get(SWEEP_RUN_VARIABLE, "")
     return {
         "script": str(script) if script else None,
         "script_sha256": exact,
-        "script_hash": script_hash(script) if script else None,
+        "script_hash": _SCRIPT_HASHES[exact] if script else None,
         "argv": list(sys.argv),
         "git": _GIT_STATES[key],
         "sweep": os.environ.get(SWEEP_VARIABLE) or None,
