@@ -71,6 +71,8 @@ def test_invoke_results_show_prints_the_record_of_one_run(toy):
     assert record["script"] == str(toy.path / "scripts" / "toy.py")
     # The baked project is a git repository; the new script is not committed yet.
     assert len(record["git"]["commit"]) == 40 and record["git"]["dirty"] is True
+    assert record["git"]["script"] == "untracked"  # why it is dirty: the script is new
+    assert record["script_hash"] and record["sweep"] is None
     latest = json.loads(toy.run("invoke", "results", "toy", "--show", "latest").stdout)
     assert latest["number"] == 2 and latest["scalars"]["purity"] == 0.4
 
