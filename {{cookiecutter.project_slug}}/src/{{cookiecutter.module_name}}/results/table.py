@@ -180,8 +180,6 @@ def listing(experiment: str, complete_only: bool = True) -> list[dict]:
                 continue
             found = {"number": number, "problem": f"{paths.relative(path)}: {problem}"}
             status = "damaged"
-        elif complete_only:
-            continue
         elif path.name not in names:
             found, status = (
                 {"number": number, "problem": f"files without a record: {sorted(names)}"},
