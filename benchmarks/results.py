@@ -6,7 +6,8 @@ folder (a git repository). It prints, with 10,000 runs already in the folder:
 - the store's cost of saving a small result (a dict of a few scalars), against the
   payload write alone (pickle to a file in the same folder), and against what seqfile
   0.2.0 spends only to find the next number in a folder of 10,000 files;
-- ``runs()`` over the 10,000 runs, and ``load_latest``;
+- ``runs()`` over the 10,000 runs, a selection among them (the current script's latest
+  sweep, one argument value), and ``load_latest``;
 - the peak resident memory of the process after each phase.
 
 seqfile 0.2.0's package ``__init__`` imports pkg_resources (absent with setuptools 82+),
@@ -81,8 +82,11 @@ def main() -> None:
         empty_ms, _ = per_call_ms(lambda: results.save(experiment, small, args=args), SAMPLES)
 
         start = time.perf_counter()
-        for _ in range(RUNS - 1 - SAMPLES):
-            results.save(experiment, small, args=args)
+        provenance = importlib.import_module(f"{package}.provenance")
+        for i in range(RUNS - 1 - SAMPLES):
+            if i % 1000 == 0:  # ten sweeps of about 1,000 runs, each over k = 0..4
+                os.environ[provenance.SWEEP_VARIABLE] = f"bench-sweep-{i // 1000:02d}"
+            results.save(experiment, small, args={"k": i % 5, "seed": 42})
         fill_s = time.perf_counter() - start
         print(f"filled {folder.name}/ with {RUNS} runs in {fill_s:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
 
@@ -130,6 +134,16 @@ def main() -> None:
         print(
             f"runs() over {len(table)} runs: best {min(timings):.2f} s, worst {max(timings):.2f} s "
             f"(goal < 2 s); {len(table.columns)} columns; peak RSS {peak_rss_mb():.0f} MB"
+        )
+        timings = []
+        for _ in range(3):
+            start = time.perf_counter()
+            chosen = results.runs(experiment, script="current", sweep="latest", where={"k": 3})
+            timings.append(time.perf_counter() - start)
+        print(
+            f"runs(script='current', sweep='latest', where={{'k': 3}}) over {total} runs: "
+            f"{len(chosen)} chosen; best {min(timings):.2f} s, worst {max(timings):.2f} s "
+            f"(goal < 2 s); peak RSS {peak_rss_mb():.0f} MB"
         )
         latest_ms, _ = per_call_ms(lambda: results.load_latest(experiment), 20)
         print(f"load_latest with {total} runs: median {latest_ms:.2f} ms")

@@ -362,9 +362,12 @@ for k in map(int, sys.argv[1:]):
 """
 
 
-def save_runs(project, *ks: int) -> None:
-    """The example's k-means model on the penguin data, saved through the results store."""
-    project.run("python", "-c", KMEANS.replace("PACKAGE", module_of(project)), *map(str, ks))
+def save_runs(project, *ks: int, sweep: str = "20261130-000000-abcdef") -> None:
+    """The example's k-means model on the penguin data, run as scripts/kmeans.py by a sweep
+    (as `invoke sweep` does: the sweep's id in the environment), saved through the results store."""
+    script = project.path / "scripts" / "kmeans.py"
+    script.write_text(KMEANS.replace("PACKAGE", module_of(project)))
+    project.run("python", "scripts/kmeans.py", *map(str, ks), env={"PROJECT_SWEEP": sweep})
 
 
 def test_the_example_figure_is_built_from_saved_results_and_rebuilt_only_when_they_change(project):
@@ -375,7 +378,8 @@ def test_the_example_figure_is_built_from_saved_results_and_rebuilt_only_when_th
     write_source(project, "lines", LINES)
     failed = run_figures(project, "-n", "kmeans_purity", check=False)
     assert (
-        "kmeans_purity.py, cell 3, line 23: LookupError: no runs of kmeans in results/ yet" in failed.stderr
+        "kmeans_purity.py, cell 4, line 28: LookupError: no sweep of the current scripts/kmeans.py"
+        in failed.stderr
     )
     save_runs(project, 2, 3, 4, 5)
     done = run_figures(project)
@@ -392,6 +396,10 @@ def test_the_example_figure_is_built_from_saved_results_and_rebuilt_only_when_th
         for p in sorted(records, key=lambda p: int(p.name.split(".")[1]))
     ]
     assert len(sidecar["results_read"]) == 4
+    (selected,) = sidecar["results_selected"]
+    assert selected["numbers"] == [0, 1, 2, 3] and selected["ranges"] == "0-3"
+    assert selected["criteria"]["script"] == "current"
+    assert selected["criteria"]["sweep"] == "20261130-000000-abcdef"
     assert json.loads((folder / "lines.json").read_text())["results_read"] == []
     fonts = subprocess.run(
         ["pdffonts", folder / "kmeans_purity.pdf"], capture_output=True, text=True, check=True
@@ -419,3 +427,11 @@ def test_the_example_figure_is_built_from_saved_results_and_rebuilt_only_when_th
     )
     assert rows(added.stdout)["lines"][3] == "up to date"
     assert len(json.loads((folder / "kmeans_purity.json").read_text())["results_read"]) == 5
+
+    # A later sweep of the same script: the figure shows it alone, and says so.
+    save_runs(project, 2, 3, sweep="20261201-000000-fedcba")
+    run_figures(project)
+    (selected,) = json.loads((folder / "kmeans_purity.json").read_text())["results_selected"]
+    assert selected["numbers"] == [5, 6] and selected["criteria"]["sweep"] == "20261201-000000-fedcba"
+    page = (folder / "index.html").read_text()
+    assert "results: kmeans #5-6 (script current, sweep 20261201-000000-fedcba)" in page

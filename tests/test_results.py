@@ -59,7 +59,7 @@ def test_invoke_results_prints_one_row_per_run_with_its_arguments(toy):
     k_at, purity_at = columns.index("k") + 1, columns.index("purity") + 1
     assert [line.split()[k_at] for line in rows[:3]] == ["2", "3", "4"]
     assert [line.split()[purity_at] for line in rows[:3]] == ["0.2", "0.3", "0.4"]
-    assert rows[3].endswith("3 complete runs in " + str(toy.path / "results" / "toy"))
+    assert rows[3] == "3 complete runs in results/toy: 0-2"
 
 
 def test_invoke_results_show_prints_the_record_of_one_run(toy):
@@ -71,6 +71,8 @@ def test_invoke_results_show_prints_the_record_of_one_run(toy):
     assert record["script"] == str(toy.path / "scripts" / "toy.py")
     # The baked project is a git repository; the new script is not committed yet.
     assert len(record["git"]["commit"]) == 40 and record["git"]["dirty"] is True
+    assert record["git"]["script"] == "untracked"  # why it is dirty: the script is new
+    assert record["script_hash"] and record["sweep"] is None
     latest = json.loads(toy.run("invoke", "results", "toy", "--show", "latest").stdout)
     assert latest["number"] == 2 and latest["scalars"]["purity"] == 0.4
 
@@ -79,7 +81,7 @@ def test_invoke_results_show_of_a_missing_run_is_one_clear_line(toy):
     done = toy.run("invoke", "results", "toy", "--show", "9", check=False)
     assert one_error_line(done).startswith("Error: 'toy' has no run 9")
     done = toy.run("invoke", "results", "toy", "--show", "nine", check=False)
-    assert one_error_line(done) == "Error: --show takes a run number (or 'latest'), not 'nine'"
+    assert one_error_line(done) == "Error: show='nine': give a run number (or 'latest')"
 
 
 @pytest.mark.parametrize("name", ["../etc", "/tmp", "a/b", ".."])
@@ -93,6 +95,93 @@ def test_invoke_results_of_an_experiment_that_does_not_exist_is_one_clear_line(p
     assert one_error_line(done) == (
         f"Error: no experiment 'nope': {project.path / 'results' / 'nope'} does not exist "
         "(known experiments: none yet)"
+    )
+
+
+def table_of(done) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a printed runs table, one list of words per row."""
+    header, *rows = done.stdout.splitlines()
+    return header.split(), [line.split() for line in rows if line.startswith(" ")]
+
+
+def test_invoke_results_chooses_runs_by_value_script_version_and_latest_sweep(toy):
+    """Two real sweeps of the script, the second after a change of its code: --script current
+    --sweep latest shows the second sweep's runs only, --where picks values."""
+    grid = ["invoke", "sweep", "scripts/toy.py", "--grid", "k=5,6", "--jobs", "2"]
+    toy.run(*grid)  # runs 3-4
+    script = toy.path / "scripts" / "toy.py"
+    script.write_text(script.read_text().replace("12.0 / args.k", "24.0 / args.k"))
+    toy.run(*grid)  # runs 5-6
+    header, rows = table_of(toy.run("invoke", "results", "toy", "--script", "current", "--sweep", "latest"))
+    assert [row[0] for row in rows] == ["5", "6"]
+    k, inertia = header.index("k") + 1, header.index("inertia") + 1  # "started": two words
+    assert sorted((row[k], row[inertia]) for row in rows) == [("5", "4.8"), ("6", "4.0")]
+    assert {"sweep", "sweep_run", "script_hash", "script_git"} <= set(header)
+    done = toy.run("invoke", "results", "toy", "--where", "k=5")
+    header, rows = table_of(done)
+    assert [row[header.index("k") + 1] for row in rows] == ["5", "5"]  # one run of each sweep
+    summary = done.stdout.splitlines()[-1]
+    assert summary.startswith("2 complete runs in results/toy (where={'k': [5]}): ")
+    done = toy.run("invoke", "results", "toy", "--script", "old", "--where", "k=5", "--where", "k=6")
+    assert [row[0] for row in table_of(done)[1]] == ["3", "4"]
+
+
+def test_invoke_results_archives_the_chosen_runs_and_refuses_to_archive_all(toy):
+    done = toy.run("invoke", "results", "toy", "--archive", check=False)
+    assert "needs a selection" in one_error_line(done)
+    done = toy.run("invoke", "results", "toy", "--archive", "--where", "k=3")
+    assert done.stdout.strip() == "archived 1 runs of toy to results/.archive/toy/: 1"
+    assert (toy.path / "results" / ".archive" / "toy" / "toy.1.json").is_file()
+    assert [row[0] for row in table_of(toy.run("invoke", "results", "toy"))[1]] == ["0", "2"]
+
+
+def test_invoke_results_tidy_removes_temp_files_of_dead_saves(toy):
+    temps = toy.path / "results" / "toy" / ".tmp"
+    dead = temps / "4194999~node-elsewhere~1234.pkl"
+    dead.write_bytes(b"half a payload")
+    os.utime(dead, (0, 0))  # untouched for decades: its writer on another machine is gone
+    done = toy.run("invoke", "results", "toy", "--tidy")
+    assert done.stdout.splitlines()[0] == "removed 1 temporary files of dead saves"
+    assert not dead.exists()
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--status", "done"], "Error: status='done': use one of complete"),
+        (["--since", "soon"], "Error: since='soon' is not a time"),
+        (["--where", "k"], "Error: where 'k' is not NAME=VALUE"),
+        (["--script", "nonsense"], "Error: script='nonsense': give 'current'"),
+    ],
+)
+def test_invoke_results_refuses_a_selection_in_one_line(toy, option, message):
+    done = toy.run("invoke", "results", "toy", *option, check=False)
+    assert one_error_line(done).startswith(message)
+
+
+def test_invoke_results_into_a_closed_pipe_ends_quietly(toy):
+    """`invoke results toy | head -1`: the reader goes away, the task ends without a traceback."""
+    reader = subprocess.Popen(
+        [toy.venv.bin("invoke"), "results", "toy"],
+        cwd=toy.path,
+        env={**os.environ, **toy.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    reader.stdout.close()  # before the task prints anything
+    assert reader.wait(timeout=120) == 0
+    assert reader.stderr.read() == b""
+
+
+def test_a_damaged_record_does_not_break_invoke_results(toy):
+    record = toy.path / "results" / "toy" / "toy.1.json"
+    data = json.loads(record.read_text())
+    del data["number"]
+    record.write_text(json.dumps(data))
+    done = toy.run("invoke", "results", "toy")
+    assert [row[0] for row in table_of(done)[1]] == ["0", "2"]
+    assert done.stdout.splitlines()[-1] == (
+        "not complete: run 1: damaged: results/toy/toy.1.json: 'number' is missing"
     )
 
 

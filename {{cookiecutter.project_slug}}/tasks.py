@@ -147,17 +147,70 @@ def extract_cell(
 
 
 @task(
+    iterable=["where"],
     help={
         "experiment": "the experiment's name: its folder under results/, e.g. kmeans",
         "show": "print the JSON record of run number N (or 'latest') instead of the table",
-    }
+        "where": "only runs with this argument or result value, e.g. k=4; repeat for more",
+        "script": "current: runs of the script as its code is now; old: the others; "
+        "or a hash prefix, or a script's path",
+        "sweep": "latest: the latest sweep's runs (of those chosen); or a sweep id",
+        "clean": "only runs of a committed, unchanged script in a clean tree",
+        "since": "only runs started since a date/time (2026-11-30) or for a while (3d, 12h)",
+        "status": "complete (default), failed, crashed, running, damaged, incomplete or all",
+        "archive": "move the chosen runs to results/.archive/EXPERIMENT/ (needs a selection)",
+        "tidy": "first remove the temporary files of the experiment's dead saves",
+    },
 )
-def results(c, experiment, show=None):
-    """Print the runs of an experiment as a table, or one run's record with --show N."""
+def results(
+    c,
+    experiment,
+    show=None,
+    where=None,
+    script=None,
+    sweep=None,
+    clean=False,
+    since=None,
+    status="complete",
+    archive=False,
+    tidy=False,
+):
+    """Print the runs of an experiment (chosen by --where, --script, --sweep...) or archive them."""
     with user_errors():
+        from {{ cookiecutter.module_name }} import paths
         from {{ cookiecutter.module_name }} import results as store
 
-        print(store.report(experiment, show))
+        if tidy:
+            removed = store.tidy(experiment).get(paths.relative(store.folder_of(experiment)), [])
+            print_lines([f"removed {len(removed)} temporary files of dead saves"])
+        selection = {
+            "where": store.parse_where(where) if where else None,
+            "script": script,
+            "sweep": sweep,
+            "clean": True if clean else None,
+            "since": since,
+            "status": status,
+        }
+        if archive:
+            moved = store.archive(experiment, **selection)
+            target = paths.relative(paths.RESULTS_DIR / ".archive" / experiment)
+            numbers = store.number_ranges(moved) or "none"
+            print_lines([f"archived {len(moved)} runs of {experiment} to {target}/: {numbers}"])
+            return
+        print_lines(store.report(experiment, show, **selection).splitlines())
+
+
+def print_lines(lines) -> None:
+    """Print ``lines``; a reader that stops early (`| head`) ends the output quietly."""
+    import os
+
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def words_after_dashes(c) -> list[str]:

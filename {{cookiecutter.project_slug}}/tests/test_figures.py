@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from {{ cookiecutter.module_name }} import figure_build, figures, paths, provenance
+from {{ cookiecutter.module_name }} import figure_build, figures, paths, provenance, results
+from {{ cookiecutter.module_name }}.settings import SettingsError
 
 
 @pytest.fixture
@@ -95,6 +96,8 @@ def test_a_bad_size_is_one_clear_error(root, kind, aspect, message):
         (".hidden", "letters, digits"),
         ("", "letters, digits"),
         ("a b", "letters, digits"),
+        ("nul", "reserved on Windows"),
+        ("COM1.final", "reserved on Windows"),
     ],
 )
 def test_savefig_refuses_names_that_are_not_plain_file_names(root, name, message):
@@ -165,7 +168,10 @@ def test_the_formats_setting_chooses_the_files(root):
     fig, _ = line_figure()
     assert [p.name for p in figures.savefig(fig, "only")] == ["only.pdf", "only.json"]
     configure(root, formats=["pdf", "tiff"])
-    with pytest.raises(figures.FigureError, match="tiff"):
+    with pytest.raises(SettingsError, match=r"formats\.1 = 'tiff' in \[tool\..*\.figures\]"):
+        figures.savefig(fig, "only")
+    configure(root, eps_transparency="maybe")
+    with pytest.raises(SettingsError, match="eps_transparency = 'maybe'"):
         figures.savefig(fig, "only")
 
 
@@ -306,7 +312,8 @@ def test_the_sidecar_names_source_results_and_inputs(root):
         record["inputs"][0]["path"] == "data.sqlite" and record["inputs"][0]["role"] == "database"
     )
     assert record["size_inches"] == [3.5, 1.75]
-    assert set(record["git"]) == {"commit", "source_modified"}
+    assert record["git"] == {"commit": None, "dirty": None, "source": None, "source_modified": None}
+    assert record["source"]["script_hash"] == provenance.script_hash(source)
 
 
 def test_the_overview_sheet_shows_every_figure(root):
@@ -316,11 +323,29 @@ def test_the_overview_sheet_shows_every_figure(root):
     page = figures.write_index().read_text()
     assert page.count("<section") == 2
     assert '<img src="one.png"' in page and '<a href="two.eps">eps</a>' in page
+    assert "<p>results: none</p>" in page
     before = (root / "figures" / "index.html").stat().st_mtime_ns
     figures.write_index()
     assert (root / "figures" / "index.html").stat().st_mtime_ns == before, (
         "unchanged: not rewritten"
     )
+
+
+def test_the_overview_sheet_shows_the_runs_a_figure_chose_as_number_ranges(root):
+    """A figure that chose runs with results.runs(...) says which and how, in its sidecar and on
+    the overview sheet: numbers sorted as numbers, in ranges."""
+    for k in [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20]:
+        results.save("kmeans", {"purity": k / 20}, args={"k": k})
+    chosen = results.runs("kmeans", where={"k": [2, 3, 4, 10, 11, 12, 20]})
+    fig, _ = line_figure()
+    figures.savefig(fig, "chosen")
+    sidecar = json.loads((root / "figures" / "chosen.json").read_text())
+    (selection,) = sidecar["results_selected"]
+    assert selection["numbers"] == chosen["number"].tolist() == [0, 1, 2, 8, 9, 10, 11]
+    assert selection["ranges"] == "0-2, 8-11"
+    assert selection["criteria"] == {"where": {"k": [2, 3, 4, 10, 11, 12, 20]}}
+    page = figures.write_index().read_text()
+    assert "<p>results: kmeans #0-2, 8-11 (k=2,3,4,10,11,12,20)</p>" in page
 
 
 # ---- the build's bookkeeping --------------------------------------------------------------

@@ -518,7 +518,8 @@ def _job(project, state):
 
 
 def test_a_worker_imports_the_worker_module_alone():
-    """What Dask workers import to run a task: no planner, backends, driver, pandas or Dask."""
+    """What Dask workers import to run a task: no planner, backends, driver, pandas or Dask
+    (provenance, standard library only, names the variables that tell a run its sweep)."""
     code = (
         "import sys\n"
         "from {{ cookiecutter.module_name }}.sweep import worker\n"
@@ -528,7 +529,17 @@ def test_a_worker_imports_the_worker_module_alone():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     package = "{{ cookiecutter.module_name }}"
     assert done.stdout.splitlines() == [
-        str(sorted([package, f"{package}.errors", f"{package}.sweep", f"{package}.sweep.worker"])),
+        str(
+            sorted(
+                [
+                    package,
+                    f"{package}.errors",
+                    f"{package}.provenance",
+                    f"{package}.sweep",
+                    f"{package}.sweep.worker",
+                ]
+            )
+        ),
         "False False",
     ]
 

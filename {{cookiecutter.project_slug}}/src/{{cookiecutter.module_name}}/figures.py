@@ -21,7 +21,6 @@ Settings: ``[tool.<package>.figures]`` in ``pyproject.toml`` (see :func:`setting
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import json
@@ -29,8 +28,6 @@ import logging
 import os
 import pickle
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -46,20 +43,6 @@ if TYPE_CHECKING:  # matplotlib is imported where it is used: `invoke --list` st
     from matplotlib.artist import Artist
     from matplotlib.figure import Figure
 
-DEFAULTS = {
-    # Text widths in inches. IEEE: 3.5 and 7.16; ACM: 3.33 and 7.0; Springer LNCS: 4.8 both.
-    "single_width": 3.5,
-    "double_width": 7.16,
-    "formats": ["pdf", "eps"],
-    # Resolution of the PNG preview shown on the overview sheet (0: no preview).
-    "preview_dpi": 150,
-    # EPS has no transparency. "rasterize": parts that would look different become an image
-    # at eps_dpi; "warn": they are drawn opaque, with a warning naming them.
-    "eps_transparency": "rasterize",
-    "eps_dpi": 300,
-    # Seconds a figure source may run under `invoke figures`.
-    "timeout": 1800,
-}
 FORMATS = ("pdf", "eps")
 NAME = paths.PLAIN_NAME
 # The rc settings use_paper_style adds to seaborn's paper context.
@@ -96,19 +79,10 @@ RESULT_FILE = re.compile(r"(?P<experiment>[^/]+)/(?P=experiment)\.(?P<number>[0-
 
 
 def settings() -> dict:
-    """The ``[tool.<package>.figures]`` settings over :data:`DEFAULTS`, checked."""
-    merged = {**DEFAULTS, **paths.config().get("figures", {})}
-    unknown = sorted(set(merged["formats"]) - set(FORMATS))
-    if unknown:
-        raise FigureError(
-            f"[tool.{paths.PACKAGE}.figures] formats: {unknown} unknown; use {FORMATS}"
-        )
-    if merged["eps_transparency"] not in ("rasterize", "warn"):
-        raise FigureError(
-            f"[tool.{paths.PACKAGE}.figures] eps_transparency = {merged['eps_transparency']!r}: "
-            "use 'rasterize' or 'warn'"
-        )
-    return merged
+    """The ``[tool.<package>.figures]`` settings (``settings.Figures``: defaults and checks)."""
+    from .settings import Figures, read
+
+    return read("figures", Figures).model_dump()
 
 
 def use_paper_style(
@@ -164,6 +138,11 @@ def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
         raise FigureError(
             f"figure name {name!r}: use letters, digits and '_.+-', starting with a letter or digit"
+        )
+    if paths.WINDOWS_RESERVED.fullmatch(name):
+        raise FigureError(
+            f"figure name {name!r} is reserved on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9), "
+            "so collaborators there could not open its files: choose another name"
         )
     paths.inside(paths.FIGURES_DIR, name)
     return name
@@ -598,35 +577,33 @@ def current_source() -> Path | None:
     return Path(script) if script and Path(script).is_file() else None
 
 
-def _git(*arguments: str) -> str | None:
-    if shutil.which("git") is None:
-        return None
-    done = subprocess.run(
-        ["git", *arguments], cwd=paths.find_root(), capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def _sidecar(fig: Figure, name: str, files: list[str], eps: dict | None) -> dict:
     import matplotlib
 
     source = current_source()
     described = None
-    modified = None
+    git = provenance.git_state(paths.find_root(), source)
     if source is not None:
         described = {
             "path": paths.relative(source),
-            "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            "sha256": provenance.file_hash(source),
+            "script_hash": provenance.script_hash(source) if source.suffix == ".py" else None,
         }
-        status = _git("status", "--porcelain", "--", str(source.resolve()))
-        modified = None if status is None else bool(status)
+    source_state = (git or {}).get("script")
     return {
         "figure": name,
         "files": files,
         "size_inches": [round(float(v), 4) for v in fig.get_size_inches()],
         "source": described,
-        "git": {"commit": _git("rev-parse", "HEAD"), "source_modified": modified},
+        "git": {
+            "commit": (git or {}).get("commit"),
+            "dirty": (git or {}).get("dirty"),
+            "source": source_state,
+            "source_modified": None if source_state is None else source_state != "committed",
+        },
         "results_read": _results_read(_RUN["files_read"] or ()),
+        # Which runs the source chose with results.runs(...), by which criteria.
+        "results_selected": [_selection(entry) for entry in provenance.selections()],
         "inputs": [
             {**entry, "path": paths.relative(entry["path"])} for entry in provenance.inputs()
         ],
@@ -635,6 +612,12 @@ def _sidecar(fig: Figure, name: str, files: list[str], eps: dict | None) -> dict
         "eps": eps,
         "matplotlib": matplotlib.__version__,
     }
+
+
+def _selection(entry: dict) -> dict:
+    from .results import number_ranges
+
+    return {**entry, "ranges": number_ranges(entry["numbers"])}
 
 
 def _results_read(files_read) -> list[dict]:
@@ -669,6 +652,40 @@ def sidecars() -> dict[str, dict]:
 # ---- overview sheet --------------------------------------------------------------------------
 
 
+def _results_line(record: dict) -> str:
+    """The results a figure used, by experiment, as number ranges (``kmeans #3-7, 9``); where
+    it chose runs with ``results.runs(...)``, those it chose and how (``script current, sweep
+    20261130-...``)."""
+    from .results import number_ranges
+
+    numbers: dict[str, set[int]] = {}
+    for result in record.get("results_read") or []:
+        if isinstance(result, dict) and isinstance(result.get("number"), int):
+            numbers.setdefault(str(result.get("experiment")), set()).add(result["number"])
+    chosen: dict[str, str] = {}
+    for selection in record.get("results_selected") or []:
+        if isinstance(selection, dict) and isinstance(selection.get("numbers"), list):
+            # The runs chosen, not every record that results.runs() read to choose them.
+            experiment = str(selection.get("experiment"))
+            before = numbers.get(experiment, set()) if experiment in chosen else set()
+            numbers[experiment] = before | set(selection["numbers"])
+            criteria = selection.get("criteria") or {}
+            said = [
+                f"{key} {criteria[key]}"
+                for key in ("script", "sweep", "clean", "since")
+                if key in criteria
+            ]
+            for column, values in (criteria.get("where") or {}).items():
+                said.append(f"{column}={','.join(map(str, values))}")
+            chosen[experiment] = f" ({', '.join(said)})" if said else ""
+    if not numbers:
+        return "none"
+    return "; ".join(
+        f"{experiment} #{number_ranges(numbers[experiment])}{chosen.get(experiment, '')}"
+        for experiment in sorted(numbers)
+    )
+
+
 def write_index() -> Path:
     """Write ``figures/index.html``: every figure's preview, files, source and results read.
 
@@ -694,9 +711,7 @@ def write_index() -> Path:
         )
         source = (record.get("source") or {}).get("path", "unknown source")
         commit = ((record.get("git") or {}).get("commit") or "")[:10] or "no commit"
-        results = sorted(
-            {f"{r['experiment']} #{r['number']}" for r in record.get("results_read", [])}
-        )
+        results = _results_line(record)
         eps = record.get("eps") or {}
         eps_note = (
             f"<p class=note>EPS: {html.escape(eps['treatment'])} transparency</p>" if eps else ""
@@ -705,7 +720,7 @@ def write_index() -> Path:
             f'<section id="{html.escape(name)}"><h2>{html.escape(name)}</h2>{picture}'
             f'<p>{links} <a href="{html.escape(name)}.json">json</a></p>'
             f"<p>source <code>{html.escape(source)}</code> at {html.escape(commit)}</p>"
-            f"<p>results: {html.escape(', '.join(results) or 'none')}</p>{eps_note}</section>"
+            f"<p>results: {html.escape(results)}</p>{eps_note}</section>"
         )
     page = (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"

@@ -26,6 +26,9 @@ PACKAGE = __name__.rpartition(".")[0]
 # A name that can be one file or folder name anywhere (an experiment, a figure): no
 # separators, no leading dot or dash. Results and figures both check names with it.
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+# Names Windows reserves for devices, with any extension: a collaborator there could not
+# check out results/con/ or figures/nul.pdf. Results and figures refuse them.
+WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?", re.IGNORECASE)
 
 
 class ProjectRootNotFound(ProjectError):

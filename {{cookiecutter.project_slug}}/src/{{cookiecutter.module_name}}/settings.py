@@ -44,6 +44,7 @@ __all__ = [
     "ColumnarTable",
     "Etl",
     "EtlTable",
+    "Figures",
 ]
 
 
@@ -231,3 +232,23 @@ class Etl(EtlFile):
     readers: dict[str, str] = {}
     wait_seconds: Annotated[float, Field(ge=0, strict=False)] = 60.0
     tables: dict[str, dict] = {}  # each checked by EtlTable when its table loads
+
+
+# ---- figures (figures.py, figure_build.py): [tool.<package>.figures] --------------------------
+
+
+class Figures(Section):
+    """Paper figures: text widths in inches, file formats, the preview, EPS and the build."""
+
+    # IEEE: 3.5 and 7.16; ACM: 3.33 and 7.0; Springer LNCS: 4.8 both.
+    single_width: PositiveFloat = 3.5
+    double_width: PositiveFloat = 7.16
+    formats: list[Literal["pdf", "eps"]] = ["pdf", "eps"]
+    # Resolution of the PNG preview on the overview sheet (0: no preview).
+    preview_dpi: Annotated[int, Field(ge=0)] = 150
+    # EPS has no transparency. "rasterize": parts that would look different become an image
+    # at eps_dpi; "warn": they are drawn opaque, with a warning naming them.
+    eps_transparency: Literal["rasterize", "warn"] = "rasterize"
+    eps_dpi: PositiveInt = 300
+    # Seconds a figure source may run under `invoke figures`.
+    timeout: PositiveFloat = 1800.0

@@ -1,7 +1,8 @@
 """What a Dask worker (or a thread of the local pool) runs: one batch of settings, each as
 ``python SCRIPT ARGS`` in a fresh process, reported as a small JSON record.
 
-Workers import this module alone: it needs the standard library only (the results
+Workers import this module alone: it needs the standard library only (and the names
+of two variables from provenance, which needs no more; the results
 store is read only when a task is retried after its worker died, to find what the
 lost attempt already saved), so a worker starts fast and never imports the planner,
 the backends or the driver.
@@ -20,6 +21,8 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+
+from ..provenance import SWEEP_RUN_VARIABLE, SWEEP_VARIABLE
 
 TAIL_LINES = 20
 TAIL_BYTES = 4000
@@ -56,7 +59,13 @@ def _run_one(run: dict, job: dict) -> dict:
     if (state / "CANCELLED").exists():
         return {"index": run["index"], "status": "cancelled", "host": host, "stderr": ""}
     command = [sys.executable, job["script"], *run["arguments"]]
-    environment = {**os.environ, **job["env"]}
+    # The run's record names its sweep and its index in it (columns of results.runs()).
+    environment = {
+        **os.environ,
+        **job["env"],
+        SWEEP_VARIABLE: job["sweep"],
+        SWEEP_RUN_VARIABLE: str(run["index"]),
+    }
     started = time.time()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(
