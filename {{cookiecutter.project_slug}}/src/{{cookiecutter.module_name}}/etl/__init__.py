@@ -11,8 +11,10 @@ One module per job, dependencies pointing down:
 
 The database itself (connections, quoting, the manifest) is :mod:`..db`'s.
 
->>> from mypackage import etl  # doctest: +SKIP
->>> print(etl.summary(etl.run()))  # doctest: +SKIP
+From Python (what ``invoke etl`` does)::
+
+    from <package> import etl
+    print(etl.summary(etl.run()))
 """
 
 from .pipeline import ETL_FORMAT, discover, run, settings_for, summary, table_name
