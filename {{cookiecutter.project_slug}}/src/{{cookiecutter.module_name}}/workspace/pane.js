@@ -14,7 +14,7 @@ const COLUMNS = [
 
 const STYLE = `
 .ws-pane { font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1);
-  color: var(--jp-ui-font-color1); padding: 4px; min-width: 280px; }
+  color: var(--jp-ui-font-color1); padding: 4px; overflow-x: auto; }
 .ws-bar { display: flex; gap: 4px; align-items: center; flex-wrap: wrap; margin-bottom: 4px; }
 .ws-bar input[type=search] { flex: 1; min-width: 8em; }
 .ws-run { margin: 2px 0 4px; color: var(--jp-ui-font-color2); display: flex; gap: 6px; align-items: center; }
@@ -25,6 +25,8 @@ const STYLE = `
 .ws-table td { padding: 1px 4px; border-bottom: 1px solid var(--jp-border-color3); white-space: nowrap;
   max-width: 14em; overflow: hidden; text-overflow: ellipsis; }
 .ws-table td.ws-num { text-align: right; }
+.ws-table td[data-column=value] { max-width: 8em; }
+.ws-table td[data-column=type] { max-width: 9em; }
 .ws-mark { font-size: 85%; padding: 0 3px; border-radius: 3px; margin-left: 4px; }
 tr.ws-created .ws-mark { background: #c8e6c9; color: #1b5e20; }
 tr.ws-overwritten .ws-mark, tr.ws-changed .ws-mark { background: #ffe0b2; color: #8a4b00; }

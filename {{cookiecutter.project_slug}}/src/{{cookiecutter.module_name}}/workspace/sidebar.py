@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from . import links
 from .state import MissingPaneError, Workspace, is_code, set_by_text
 from .summary import format_bytes, format_shape, summarize
 
@@ -66,8 +67,11 @@ class Pane:
         self.refreshes = 0
         self.view = view_class()
         self.panel = ipylab.Panel([self.view])
-        self.panel.title.label = "Workspace"
-        self.panel.title.caption = "Workspace: the notebook's variables"
+        # one pane per kernel: the tab names the kernel's notebook when it is known
+        notebook = links.notebook_of(self.shell.user_ns)
+        self.panel.title.label = f"Workspace: {notebook.stem}" if notebook else "Workspace"
+        owner = notebook.name if notebook else "this kernel"
+        self.panel.title.caption = f"The variables of {owner}"
         self.panel.title.closable = True
         self.panel.title.icon = ipylab.Icon(name="workspace-pane:icon", svgstr=ICON)
         self.panel.layout.height = "100%"
