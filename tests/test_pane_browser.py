@@ -8,6 +8,7 @@ browser's console must stay free of errors.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -128,7 +129,8 @@ def wait_for_kernel(page) -> None:
 
 def wait_for_idle(page) -> None:
     """The notebook on screen has a kernel and nothing running (other notebooks may be open)."""
-    page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    # the status bar speaks of the notebook on screen (a narrow toolbar hides its own indicator)
+    page.locator(".jp-StatusBar-Item", has_text=re.compile(r"\| Idle$")).first.wait_for()
 
 
 def run_all(page) -> None:
@@ -213,3 +215,32 @@ def test_run_all_in_results_marks_k_overwritten_and_purity_created_by_kmeans(lab
     widen_the_sidebar(page)
     page.locator(".ws-pane:visible").screenshot(path=tmp_path / "results-pane.png")
     assert page.console_errors == []
+
+
+def test_a_kernel_restart_retires_the_pane_and_the_first_cell_opens_a_new_one(lab, browser_page):
+    page = browser_page
+    explore = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="explore.ipynb")
+    if explore.count():
+        explore.first.click()
+    else:  # run alone
+        page.goto(f"{lab}/lab/tree/notebooks/explore.ipynb")
+        wait_for_kernel(page)
+        run_all(page)
+    pane_row(page, "penguins").wait_for()
+    wait_for_idle(page)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.get_by_role("menuitem", name=re.compile("^Restart Kernel")).first.click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    stale = page.locator(".ws-pane:visible .ws-foot", has_text="The kernel restarted or stopped")
+    stale.wait_for()
+    assert page.locator(".ws-pane:visible tbody tr").count() == 0  # nothing stale is listed
+    wait_for_idle(page)
+    run_all(page)
+    fresh = page.locator(".ws-pane:visible tr[data-name='purity']")
+    fresh.wait_for()
+    tabs = page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab:visible")
+    captions = tabs.evaluate_all("tabs => tabs.map(t => t.title)")
+    assert captions.count("The variables of explore.ipynb") == 1  # the old pane's tab is hidden
+    # JupyterLab's debugger logs this one itself when a kernel restarts under it
+    debugger = "Could not restore the debugger state: Canceled future for debug_request"
+    assert [e for e in page.console_errors if not e.startswith(debugger)] == []

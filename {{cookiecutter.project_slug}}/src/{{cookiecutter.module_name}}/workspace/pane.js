@@ -172,29 +172,70 @@ function render({ model, el: root }) {
   });
   observer.observe(root);
 
+  // Bring this pane forward in the sidebar; false while it is not placed there yet.
   function reveal() {
     const area = root.closest(".jp-SideAreaWidget");
-    if (!area || !area.id || root.offsetParent !== null) return;
+    if (!area || !area.id) return false;
+    if (root.offsetParent !== null) return true;
     const tab = document.querySelector(`.jp-SideBar .lm-TabBar-tab[data-id="${CSS.escape(area.id)}"]`);
-    if (!tab) return;
+    if (!tab) return false;
     // Lumino's tab bar selects on pointerdown, not on click.
     const box = tab.getBoundingClientRect();
     const where = { bubbles: true, cancelable: true, button: 0, clientX: box.x + box.width / 2, clientY: box.y + box.height / 2 };
     tab.dispatchEvent(new PointerEvent("pointerdown", where));
     tab.dispatchEvent(new PointerEvent("pointerup", where));
+    return root.offsetParent !== null;
   }
-  const onMessage = (content) => { if (content && content.reveal) reveal(); };
+  let revealing = null;
+  function keepRevealing(tries = 60) {  // the panel reaches the sidebar a moment after this view
+    clearTimeout(revealing);
+    if (!reveal() && tries > 0) revealing = setTimeout(() => keepRevealing(tries - 1), 250);
+  }
+
+  // A kernel restart or shutdown ends this pane: say so, and when the notebook's new kernel
+  // opens its own pane, hide this one's tab (one pane per kernel, one tab per notebook).
+  const panes = (window.__workspacePanes = window.__workspacePanes || []);
+  const me = { notebook: model.get("notebook"), stale: false, hideTab: () => {
+    const area = root.closest(".jp-SideAreaWidget");
+    const tab = area && document.querySelector(`.jp-SideBar .lm-TabBar-tab[data-id="${CSS.escape(area.id)}"]`);
+    if (tab) tab.style.display = "none";
+  } };
+  for (const other of panes) if (other.stale && other.notebook === me.notebook) other.hideTab();
+  panes.push(me);
+  const onCommLive = () => {
+    me.stale = true;
+    body.replaceChildren();
+    run.replaceChildren();
+    foot.textContent = "The kernel restarted or stopped: run the notebook's %workspace --pane again.";
+  };
+  model.on("comm_live_update", onCommLive);
+  // Follow the notebook on screen: choosing a notebook's tab shows its kernel's pane, when the
+  // sidebar shows a Workspace pane (a hidden pane costs its kernel nothing).
+  function follow(mutations) {
+    if (me.stale || !me.notebook || root.offsetParent !== null) return;
+    if (!mutations.some((m) => m.target.classList && m.target.classList.contains("lm-TabBar-tab"))) return;
+    const current = document.querySelector("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current");
+    const path = current && /Path: (.+)/.exec(current.title || "");
+    if (!path || !(me.notebook === path[1] || me.notebook.endsWith("/" + path[1]))) return;
+    if ([...document.querySelectorAll(".ws-pane")].some((p) => p.offsetParent !== null)) keepRevealing(4);
+  }
+  const follower = new MutationObserver(follow);
+  const dock = document.querySelector("#jp-main-dock-panel");
+  if (dock) follower.observe(dock, { subtree: true, attributes: true, attributeFilter: ["class"] });
+  const onMessage = (content) => { if (content && content.reveal) keepRevealing(); };
   model.on("msg:custom", onMessage);
   model.on("change:rows", draw);
   model.on("change:marks", draw);
   model.on("change:run", draw);
   draw();
-  // The panel reaches the sidebar a moment after this view is made.
-  const tries = [0, 100, 300, 1000, 2000].map((ms) => setTimeout(reveal, ms));
+  keepRevealing();
   return () => {
     observer.disconnect();
-    tries.forEach(clearTimeout);
+    follower.disconnect();
+    clearTimeout(revealing);
     model.off("msg:custom", onMessage);
+    model.off("comm_live_update", onCommLive);
+    panes.splice(panes.indexOf(me), 1);
     model.off("change:rows", draw);
     model.off("change:marks", draw);
     model.off("change:run", draw);

@@ -44,6 +44,7 @@ def _view_class():
         marks = traitlets.Dict().tag(sync=True)
         run = traitlets.Unicode().tag(sync=True)
         visible = traitlets.Bool(True).tag(sync=True)  # the browser says when it is hidden
+        notebook = traitlets.Unicode().tag(sync=True)  # the kernel's notebook, when known
 
     return WorkspaceView
 
@@ -71,6 +72,7 @@ class Pane:
         notebook = links.notebook_of(self.shell.user_ns)
         self.panel.title.label = f"Workspace: {notebook.stem}" if notebook else "Workspace"
         owner = notebook.name if notebook else "this kernel"
+        self.view.notebook = str(notebook or "")
         self.panel.title.caption = f"The variables of {owner}"
         self.panel.title.closable = True
         self.panel.title.icon = ipylab.Icon(name="workspace-pane:icon", svgstr=ICON)
