@@ -38,7 +38,6 @@ COMMON_FILES = {
     "scripts/.gitkeep",
     "results/.gitkeep",
     "figures/.gitkeep",
-    "docs/workspace-pane.png",
     "src/{module}/__init__.py",
     "src/{module}/cells.py",
     "src/{module}/data.py",
