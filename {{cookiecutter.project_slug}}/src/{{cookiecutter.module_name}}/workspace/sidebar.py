@@ -53,16 +53,14 @@ class Pane:
     """One kernel's pane: the widgets, and the refresh hook while it is shown."""
 
     def __init__(self, workspace: Workspace):
+        view_class = _view_class()
         try:
             import ipylab
         except ImportError:
-            ipylab = None
-        view_class = _view_class()
-        if ipylab is None:
             raise MissingPaneError(
                 "the Workspace pane needs ipylab (the project's notebook extra): "
                 "pip install -e '.[notebook]' and restart the kernel"
-            )
+            ) from None
         self.workspace = workspace
         self.shell = workspace.shell
         self.refreshes = 0
@@ -138,7 +136,8 @@ class Pane:
         """Remove the pane; cells stop calling anything of the extension."""
         self.stop_listening()
         self.closed = True
-        for widget in (self.view, self.panel.title.icon, self.panel, self.app):
+        title = self.panel.title
+        for widget in (self.view, title.icon, title, self.panel, self.app):
             widget.close()
 
     def _on_visible(self, change) -> None:
