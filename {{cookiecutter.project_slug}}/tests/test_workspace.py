@@ -27,6 +27,7 @@ from {{ cookiecutter.module_name }}.workspace import (
     summarize,
     table,
 )
+from {{ cookiecutter.module_name }}.workspace.links import cell_number
 
 PACKAGE = "{{ cookiecutter.module_name }}"
 
@@ -322,6 +323,22 @@ def test_reset_and_a_kernel_restart_leave_no_stale_bookkeeping(kernel_run):
     # In [2] of the new kernel is the notebook's 13th cell
     assert listing(second[2]) == {"fresh": ["int", "28 B", "1", "cell 13"]}
     assert second[3].strip() == "None"
+
+
+def test_a_cell_is_numbered_by_its_id_else_by_its_unique_code(tmp_path):
+    """'cell N' is the position in the saved notebook, as `invoke cells` counts, not In [n]."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Title")] + [
+        nbformat.v4.new_code_cell(code) for code in ("x = 1", "x = 1", "y = 2")
+    ]
+    path = tmp_path / "analysis.ipynb"
+    nbformat.write(notebook, path)
+    ids = [cell.id for cell in notebook.cells]
+    assert cell_number(path, ids[2], "x = 1") == 3  # the id tells the two x = 1 apart
+    assert cell_number(path, None, "y = 2\n") == 4
+    assert cell_number(path, None, "x = 1") is None  # two cells have that code
+    assert cell_number(path, "not-in-the-file", "z = 3") is None
+    assert cell_number(None, ids[1], "x = 1") is None  # no notebook known
 
 
 # ---- defensive reads ---------------------------------------------------------------------------
