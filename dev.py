@@ -58,7 +58,8 @@ def test_environment() -> Path:
 
 # The figure tests read PDF and EPS files with the tools submission systems use; the ETL
 # tests check that .bz2 files go through lbzip2 (every core) where it is installed; the sweep
-# tests start a one-node SLURM (tests/slurm.py) on 127.0.0.1.
+# tests start a one-node SLURM (tests/slurm.py) on 127.0.0.1; the Workspace pane's test drives
+# Debian's chromium with Playwright.
 SYSTEM_TOOLS = {
     "gs": "ghostscript",
     "pdffonts": "poppler-utils",
@@ -68,11 +69,12 @@ SYSTEM_TOOLS = {
     "slurmd": "slurm-wlm",
     "sbatch": "slurm-wlm",
     "munged": "munge",
+    "chromium": "chromium",
 }
 
 
 def ensure_system_tools() -> None:
-    """Install poppler-utils, ghostscript and lbzip2 with apt-get when missing and we may."""
+    """Install poppler-utils, ghostscript, lbzip2 and chromium with apt-get when missing and we may."""
     missing = sorted({package for tool, package in SYSTEM_TOOLS.items() if not shutil.which(tool)})
     if not missing:
         return
@@ -80,11 +82,14 @@ def ensure_system_tools() -> None:
     if apt is None or os.geteuid() != 0:
         say(
             f"{' and '.join(missing)} not found: install them (the figure tests fail without "
-            "poppler-utils and ghostscript; without lbzip2 only the bz2 module's path is tested; "
-            "the SLURM sweep tests need slurm-wlm and munge, and root)"
+            "poppler-utils and ghostscript, the pane's browser test without chromium; without "
+            "lbzip2 only the bz2 module's path is tested; the SLURM sweep tests need slurm-wlm "
+            "and munge, and root)"
         )
         return
-    say(f"installing {' and '.join(missing)} with apt-get (for the figure, ETL and sweep tests)")
+    say(
+        f"installing {' and '.join(missing)} with apt-get (for the figure, ETL, sweep and pane tests)"
+    )
     quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for arguments in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
         if subprocess.run([apt, *arguments], env=quiet, stdout=subprocess.DEVNULL).returncode:

@@ -8,6 +8,12 @@ float and object columns, a 2 GB array, a set of 3M ints, a list of 10M ints, a 
   inspector's refresh (its own kernel-side script, ``reference/``, run as JupyterLab runs
   it: once, then ``_jupyterlab_variableinspector_dict_list()`` after every cell).
   The goal: ``%workspace`` in at most 50 ms.
+- The Workspace pane's kernel-side refresh (what runs after every cell while the pane is
+  shown: the listing, the marks, the widget state; here without a browser, so the JSON
+  encoding of that state is timed on its own). The goal: at most 5 ms per cell.
+- The calls a cell makes into the extension with the pane closed (goal: 0), counted with
+  ``sys.setprofile``, and the IPython event callbacks the extension registers.
+- A value whose ``shape`` property hangs: the listing gives up on it after its time budget.
 - The cost the extension adds to a cell that runs no script (many trivial cells with and
   without it, interleaved), and to a ``%run -i`` cell (the snapshot around the script).
 - Peak RSS after each step.
@@ -51,8 +57,8 @@ def timed(action, repeat: int) -> float:
 
 
 def package_name() -> str:
-    """The baked project's package: the folder of src/ that holds workspace.py."""
-    found = sorted(Path.cwd().glob("src/*/workspace.py"))
+    """The baked project's package: the folder of src/ that holds the workspace package."""
+    found = sorted(p.parent for p in Path.cwd().glob("src/*/workspace/__init__.py"))
     if not found:
         sys.exit("run this in a baked project (python3 dev.py bench workspace)")
     return found[0].parent.name
@@ -124,12 +130,13 @@ def per_cell_overhead(shell, extension: str, cells: int, rounds: int = 10) -> di
 
 
 def calls_into(module, action) -> int:
-    """How many Python functions of ``module`` run during ``action()``."""
+    """How many Python functions of ``module`` (a package: any of its files) run during ``action()``."""
+    folder = str(Path(module.__file__).parent)
     calls = 0
 
     def count(frame, event, arg):
         nonlocal calls
-        if event == "call" and frame.f_code.co_filename == module.__file__:
+        if event == "call" and frame.f_code.co_filename.startswith(folder):
             calls += 1
 
     sys.setprofile(count)
@@ -156,6 +163,73 @@ def run_cell_overhead(shell, extension: str, repeat: int) -> tuple[float, float]
         with_it = timed(lambda: shell.run_line_magic("run", line), repeat)
         shell.run_line_magic("unload_ext", extension)
     return without, with_it
+
+
+PANE_GOAL_MS = 5.0
+
+
+def pane_figures(shell, extension: str, workspace, args) -> None:
+    """The pane's refresh on the big namespace, and what a cell calls with it closed."""
+    import json
+
+    shell.run_line_magic("load_ext", extension)
+    closed_callbacks = sum(map(len, shell.events.callbacks.values()))
+    closed_calls = calls_into(workspace, trivial_cells(shell))
+    try:
+        pane = workspace.pane()
+    except workspace.WorkspaceError as error:
+        print(f"pane: not measured ({error})")
+        shell.run_line_magic("unload_ext", extension)
+        return
+    open_callbacks = sum(map(len, shell.events.callbacks.values()))
+    refresh = timed(pane.refresh, args.repeat * 4)
+    encode = timed(lambda: json.dumps(pane.view.get_state(), default=str), args.repeat * 4)
+    rows = len(pane.view.rows)
+    # A whole cell with the pane shown, against the same cell with it hidden.
+    shown = timed(lambda: shell.run_cell("x = 1", store_history=True), args.repeat * 4)
+    pane.view.visible = False  # what the browser says when the pane is hidden
+    hidden = timed(lambda: shell.run_cell("x = 1", store_history=True), args.repeat * 4)
+    hidden_calls = calls_into(workspace, trivial_cells(shell))
+    shell.run_line_magic("workspace", "--pane off")
+    shell.run_line_magic("unload_ext", extension)
+    verdict = "met" if refresh + encode <= PANE_GOAL_MS else "NOT met"
+    print(
+        f"pane refresh after a cell ({rows} rows): {refresh:.2f} ms listing and widget state, "
+        f"+{encode:.2f} ms JSON encoding; a trivial cell with the pane shown {shown:.2f} ms, "
+        f"hidden {hidden:.2f} ms"
+    )
+    print(f"goal: pane refresh <= {PANE_GOAL_MS:.0f} ms per cell: {verdict} ({refresh + encode:.2f} ms)")
+    print(
+        f"pane closed: {closed_calls} calls into the package during 100 trivial cells; hidden: "
+        f"{hidden_calls}; IPython event callbacks: {closed_callbacks} closed, {open_callbacks} "
+        "shown (IPython's own included)"
+    )
+
+
+SLOW_SHAPE_CELL = """
+import time
+class Remote:
+    @property
+    def shape(self):
+        time.sleep(30)
+        return (1, 1)
+remote, remote_too = Remote(), Remote()
+"""
+
+
+def slow_shape(shell, extension: str, workspace) -> None:
+    """%workspace with values whose `shape` property hangs for 30 s."""
+    shell.run_cell(SLOW_SHAPE_CELL, store_history=True).raise_error()
+    shell.run_line_magic("load_ext", extension)
+    first = timed(lambda: shell.run_line_magic("workspace", ""), 1)
+    again = timed(lambda: shell.run_line_magic("workspace", ""), 1)
+    shell.run_line_magic("unload_ext", extension)
+    shell.run_cell("del remote, remote_too, Remote", store_history=True)
+    print(
+        f"%workspace with two values whose shape property sleeps 30 s: {first:.1f} ms "
+        f"(one read given up after {workspace.summary.ATTRIBUTE_BUDGET * 1000:.0f} ms), "
+        f"then {again:.1f} ms (that class is not asked again)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,9 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     shell.run_line_magic("unload_ext", extension)
     print(
         f"with the extension loaded: {added} IPython event callbacks added, {in_cells} calls into "
-        f"{Path(workspace.__file__).name} during 100 trivial cells ({in_listing} during one "
+        f"{Path(workspace.__file__).parent.name}/ during 100 trivial cells ({in_listing} during one "
         "%workspace, so the count does see them)"
     )
+    pane_figures(shell, extension, workspace, args)
+    slow_shape(shell, extension, workspace)
     plain, reported = run_cell_overhead(shell, extension, args.repeat)
     print(
         f"%run -i of a one-line script: without {plain:.1f} ms, with the report {reported:.1f} ms "

@@ -41,7 +41,10 @@ def run_notebook(project, cells: list[str]) -> list[str]:
     runner = project.path / "run_notebook.py"
     runner.write_text(RUNNER)
     done = project.path / "notebooks" / "workspace_check.out.ipynb"
-    project.run("python", str(runner), str(source), str(done), timeout=300)
+    # Jupyter's server tells a kernel its notebook so; "cell N" is then the notebook's cell
+    project.run(
+        "python", str(runner), str(source), str(done), timeout=300, env={"JPY_SESSION_NAME": str(source)}
+    )
     executed = nbformat.read(done, as_version=4)
     return [
         "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs)

@@ -2,9 +2,12 @@
 
 import datetime
 import json
+import os
 import re
 import sys
 import textwrap
+import threading
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -13,15 +16,18 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.util import run_sync
 
+from {{ cookiecutter.module_name }} import workspace
 from {{ cookiecutter.module_name }}.workspace import (
     RunReport,
     Summary,
+    WorkspaceError,
     bound_names,
     format_bytes,
     is_ipython_name,
     summarize,
     table,
 )
+from {{ cookiecutter.module_name }}.workspace.links import cell_number
 
 PACKAGE = "{{ cookiecutter.module_name }}"
 
@@ -214,12 +220,21 @@ def listing(text: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def kernel_run(tmp_path_factory):
-    """One real kernel: the first session's cells, a restart, then the second session's."""
+    """One real kernel: the first session's cells, a restart, then the second session's.
+
+    The notebook starts with a markdown cell, so a code cell's number (its position, as
+    `invoke cells` counts) is one more than its ``In [n]``. The kernel is told which
+    notebook it runs as Jupyter's server tells it (``JPY_SESSION_NAME``).
+    """
     folder = tmp_path_factory.mktemp("workspace")
     for name, source in SCRIPTS.items():
         (folder / name).write_text(textwrap.dedent(source).lstrip())
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(s) for s in FIRST_SESSION + AFTER_RESTART]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Workspace")] + [
+        nbformat.v4.new_code_cell(s) for s in FIRST_SESSION + AFTER_RESTART
+    ]
+    path = folder / "session.ipynb"
+    nbformat.write(notebook, path)
     client = NotebookClient(
         notebook,
         kernel_name="python3",
@@ -227,16 +242,15 @@ def kernel_run(tmp_path_factory):
         allow_errors=True,
         resources={"metadata": {"path": str(folder)}},
     )
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells[: len(FIRST_SESSION)]):
+    code = notebook.cells[1:]
+    with client.setup_kernel(env={**os.environ, "JPY_SESSION_NAME": str(path)}):
+        for index, cell in enumerate(code[: len(FIRST_SESSION)], start=1):
             client.execute_cell(cell, index)
         run_sync(client.km.restart_kernel)(now=True)
         run_sync(client.kc.wait_for_ready)(timeout=60)
-        for index, cell in enumerate(
-            notebook.cells[len(FIRST_SESSION) :], start=len(FIRST_SESSION)
-        ):
+        for index, cell in enumerate(code[len(FIRST_SESSION) :], start=len(FIRST_SESSION) + 1):
             client.execute_cell(cell, index)
-    cells = notebook.cells
+    cells = code
     return [text_of(c) for c in cells[: len(FIRST_SESSION)]], [
         text_of(c) for c in cells[len(FIRST_SESSION) :]
     ]
@@ -266,24 +280,26 @@ def test_the_listing_shows_arrays_frames_and_scalars_and_who_set_them(kernel_run
         "measured",
         "seed",
     }  # no np, pd, sys
-    assert rows["features"] == ["ndarray float64", "1000×4", "31.2 KiB", "cell 2"]
+    # In [2] is the notebook's cell 3: the markdown cell comes first
+    assert rows["features"] == ["ndarray float64", "1000×4", "31.2 KiB", "cell 3"]
     frame = pd.DataFrame({"x": np.arange(5), "y": np.ones(5)})  # as in the kernel
-    assert rows["frame"] == ["DataFrame", "5×2", format_bytes(frame.memory_usage().sum()), "cell 2"]
-    assert rows["k"] == ["int", "28 B", "4", "clobber.py (cell 3)"]
-    assert rows["label"] == ["str", "6", "55 B", "'Adelie'", "cell 2"]
+    assert rows["frame"] == ["DataFrame", "5×2", format_bytes(frame.memory_usage().sum()), "cell 3"]
+    assert rows["k"] == ["int", "28 B", "4", "clobber.py (cell 4)"]
+    assert rows["label"] == ["str", "6", "55 B", "'Adelie'", "cell 3"]
     assert rows["measured"] == [
         "list",
         "3",
         format_bytes(sys.getsizeof([1.0, 2.0, 5.0]), True),
-        "cell 2",
+        "cell 3",
     ]
 
 
 def test_table_returns_the_same_listing_as_data(kernel_run):
     rows = {row["name"]: row for row in json.loads(kernel_run[0][4])}
     assert rows["features"]["shape"] == [1000, 4] and rows["features"]["bytes"] == 32_000
-    assert (rows["k"]["cell"], rows["k"]["script"], rows["k"]["preview"]) == (3, "clobber.py", "4")
-    assert (rows["features"]["cell"], rows["features"]["script"]) == (2, None)
+    k, features = rows["k"], rows["features"]
+    assert (k["cell"], k["execution"], k["script"], k["preview"]) == (4, 3, "clobber.py", "4")
+    assert (features["cell"], features["execution"], features["script"]) == (3, 2, None)
     assert rows["measured"]["shallow"] is True and rows["features"]["shallow"] is False
 
 
@@ -304,5 +320,158 @@ def test_reset_and_a_kernel_restart_leave_no_stale_bookkeeping(kernel_run):
     first, second = kernel_run
     assert first[9].startswith("No variables")
     assert second[0] == ""  # the extension loads quietly in the new kernel
-    assert listing(second[2]) == {"fresh": ["int", "28 B", "1", "cell 2"]}
+    # In [2] of the new kernel is the notebook's 13th cell
+    assert listing(second[2]) == {"fresh": ["int", "28 B", "1", "cell 13"]}
     assert second[3].strip() == "None"
+
+
+def test_a_cell_is_numbered_by_its_id_else_by_its_unique_code(tmp_path):
+    """'cell N' is the position in the saved notebook, as `invoke cells` counts, not In [n]."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Title")] + [
+        nbformat.v4.new_code_cell(code) for code in ("x = 1", "x = 1", "y = 2")
+    ]
+    path = tmp_path / "analysis.ipynb"
+    nbformat.write(notebook, path)
+    ids = [cell.id for cell in notebook.cells]
+    assert cell_number(path, ids[2], "x = 1") == 3  # the id tells the two x = 1 apart
+    assert cell_number(path, None, "y = 2\n") == 4
+    assert cell_number(path, None, "x = 1") is None  # two cells have that code
+    assert cell_number(path, "not-in-the-file", "z = 3") is None
+    assert cell_number(None, ids[1], "x = 1") is None  # no notebook known
+
+
+# ---- defensive reads ---------------------------------------------------------------------------
+
+
+class Remote:
+    """A lazy value whose ``shape`` waits on a server: here, until the test lets it go."""
+
+    def __init__(self, released, calls):
+        self.released, self.calls = released, calls
+
+    @property
+    def shape(self):
+        self.calls.append("shape")
+        self.released.wait(60)
+        return (10, 2)
+
+
+def test_a_shape_property_that_hangs_is_left_out_and_not_asked_again():
+    released, calls = threading.Event(), []
+    try:
+        first = summarize(Remote(released, calls))
+        second = summarize(Remote(released, calls))
+    finally:
+        released.set()
+    assert (first.type, first.shape, first.slow) == ("Remote", None, True)
+    assert (second.shape, second.slow) == (None, True)
+    assert calls == ["shape"]  # the class is remembered as slow after its first read
+
+
+# ---- the pane, kernel side: a real IPython shell in this process --------------------------------
+
+
+@pytest.fixture
+def shell(tmp_path, monkeypatch):
+    """A fresh IPython shell with the extension loaded; unloaded and cleared afterwards."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", f"{PACKAGE}.workspace")
+    yield shell
+    shell.run_line_magic("unload_ext", f"{PACKAGE}.workspace")
+    InteractiveShell.clear_instance()
+
+
+def extension_calls(shell, code: str) -> int:
+    """How many functions of the workspace package run while ``code`` runs as a cell."""
+    folder = str(Path(workspace.__file__).parent)
+    calls = 0
+
+    def count(frame, event, _arg):
+        nonlocal calls
+        if event == "call" and frame.f_code.co_filename.startswith(folder):
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        shell.run_cell(code, store_history=True)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def cell_callbacks(shell) -> list:
+    """The workspace's callbacks among those IPython runs around every cell (its event registry)."""
+    events = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
+    return [
+        callback
+        for event in events
+        for callback in shell.events.callbacks[event]
+        if getattr(callback, "__module__", "").startswith(workspace.__name__)
+    ]
+
+
+def test_with_the_pane_closed_a_cell_calls_nothing_of_the_extension(shell):
+    assert cell_callbacks(shell) == []
+    assert extension_calls(shell, "x = 1") == 0
+
+
+def test_the_pane_refreshes_after_every_cell_only_while_it_is_shown(shell):
+    shell.run_line_magic("workspace", "--pane")
+    pane = workspace.pane()
+    assert [c.__self__ for c in cell_callbacks(shell)] == [pane]
+    code = "penguins = __import__('pandas').DataFrame({'mass': [3750.0, 3800.0]})"
+    shell.run_cell(code, store_history=True)
+    row = next(r for r in pane.view.rows if r["name"] == "penguins")
+    assert (row["type"], row["shape"], row["code"]) == ("DataFrame", "2×1", False)
+
+    pane.view.visible = False  # what the browser says when the sidebar hides the pane
+    assert cell_callbacks(shell) == []
+    assert extension_calls(shell, "hidden = 2") == 0
+    assert "hidden" not in {r["name"] for r in pane.view.rows}
+
+    pane.view.visible = True  # shown again: listed at once, and after every cell
+    assert "hidden" in {r["name"] for r in pane.view.rows}
+    shell.run_cell("later = 3", store_history=True)
+    assert "later" in {r["name"] for r in pane.view.rows}
+
+    shell.run_line_magic("workspace", "--pane off")
+    assert cell_callbacks(shell) == [] and pane.closed
+    assert extension_calls(shell, "after = 4") == 0
+
+
+def test_the_pane_marks_what_the_last_run_did_until_the_next_run_or_reset(shell, tmp_path):
+    (tmp_path / "fit.py").write_text("k = 4\npurity = 0.9\ntotal = sum(measured)\ndel old\n")
+    (tmp_path / "noop.py").write_text("pass\n")
+    shell.run_cell("k = 0\nmeasured = [1, 2]\nold = 'x'", store_history=True)
+    shell.run_line_magic("workspace", "--pane")
+    pane = workspace.pane()
+    shell.run_cell("%run -i fit.py", store_history=True)
+    marks = pane.view.marks
+    assert {name: mark["mark"] for name, mark in marks.items()} == {
+        "k": "overwritten",
+        "purity": "created",
+        "total": "created",
+        "measured": "read",
+        "old": "deleted",
+    }
+    assert marks["k"]["detail"] == "int 0  →  int 4"
+    assert pane.view.run == "%run -i fit.py (In [2])"  # no notebook here: In [n]
+    purity = next(r for r in pane.view.rows if r["name"] == "purity")
+    assert purity["set_by"] == "fit.py (In [2])"
+    shell.run_cell("y = 1", store_history=True)
+    assert pane.view.marks == marks  # other cells keep the marks
+    shell.run_cell("%run -i noop.py", store_history=True)
+    assert pane.view.marks == {} and pane.view.run == "%run -i noop.py (In [4])"
+    shell.run_cell("%run -i fit.py", store_history=True)
+    shell.run_cell("%reset -f", store_history=True)
+    assert (pane.view.marks, pane.view.run) == ({}, "")
+    assert {r["name"] for r in pane.view.rows if not r["code"]} == set()
+
+
+def test_the_pane_needs_the_extension_loaded_first():
+    with pytest.raises(WorkspaceError, match=r"run %load_ext <package>.workspace first"):
+        workspace.pane()

@@ -9,7 +9,8 @@
 - ``cells``, ``extract``: notebook cells, and a cell turned into a script.
 - ``results``: numbered, provenance-carrying results of runs.
 - ``figures``: paper figures as PDF and EPS.
-- ``workspace``: an IPython extension listing the notebook's variables.
+- ``workspace``: an IPython extension listing the notebook's variables, in a cell
+  (``%workspace``) or in JupyterLab's sidebar (``%workspace --pane``).
 - ``sweep``: parameter sweeps on a process pool or a Dask cluster.
 - ``lint``: ruff plus the notebook checks (``invoke lint``), and restart-and-run-all
   of the notebooks (``invoke check-notebooks``).
