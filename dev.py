@@ -87,9 +87,7 @@ def ensure_system_tools() -> None:
             "and munge, and root)"
         )
         return
-    say(
-        f"installing {' and '.join(missing)} with apt-get (for the figure, ETL, sweep and pane tests)"
-    )
+    say(f"installing {' and '.join(missing)} with apt-get (for the figure, ETL, sweep and pane tests)")
     quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for arguments in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
         if subprocess.run([apt, *arguments], env=quiet, stdout=subprocess.DEVNULL).returncode:
