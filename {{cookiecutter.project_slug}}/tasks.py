@@ -74,11 +74,11 @@ def etl(c, names=None, db=None, force=False, on_bad_lines="error", quiet=False):
 @task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})
 def cells(c, notebook):
     """List a notebook's cells: number, kind, In [n], tags, first line, names each needs."""
-    from {{ cookiecutter.module_name }} import cells as notebook_cells
-    from {{ cookiecutter.module_name }}.extract import listing
+    from {{ cookiecutter.module_name }} import notebook as notebooks
+    from {{ cookiecutter.module_name }}.notebook.listing import listing
 
     with user_errors():
-        print("\n".join(listing(notebook_cells.read(notebook))))
+        print("\n".join(listing(notebooks.read(notebook))))
 
 
 @task(
@@ -179,7 +179,7 @@ def check_notebooks(c, timeout=600):
     Fails, naming the first failing cell of each notebook, if any fails.
     """
     with user_errors():
-        from {{ cookiecutter.module_name }}.lint import run_notebooks
+        from {{ cookiecutter.module_name }}.check import run_notebooks
 
         runs = run_notebooks(words_after_dashes(c) or None, timeout=timeout)
         failed = total = 0

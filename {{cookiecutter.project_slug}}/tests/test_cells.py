@@ -2,7 +2,7 @@
 
 import pytest
 
-from {{ cookiecutter.module_name }}.cells import CellSyntaxError, free_names, to_python
+from {{ cookiecutter.module_name }}.notebook.scope import CellSyntaxError, free_names, to_python
 
 
 @pytest.mark.parametrize(

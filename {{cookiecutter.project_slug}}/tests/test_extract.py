@@ -19,7 +19,10 @@ import jupytext
 import nbformat
 import pytest
 
-from {{ cookiecutter.module_name }} import cells, extract, paths
+from {{ cookiecutter.module_name }} import extract, paths
+from {{ cookiecutter.module_name }} import notebook as cells
+from {{ cookiecutter.module_name }}.notebook import slicing
+from {{ cookiecutter.module_name }}.notebook.listing import listing
 from {{ cookiecutter.module_name }}.errors import ProjectError
 
 CASES = Path(__file__).parent / "extract_cases"
@@ -77,15 +80,8 @@ def test_every_expected_script_passes_pyflakes_and_opens_as_a_notebook(script):
 def kept(earlier: list[str], cell: str) -> list[str]:
     """The source of the earlier statements that the slice for ``cell`` keeps."""
     sources = [*earlier, cell]
-    notebook = cells.Notebook(
-        Path("nb.ipynb"), [cells.Cell(i, "code", s) for i, s in enumerate(sources, start=1)]
-    )
-    earlier_statements, _ = cells.notebook_statements(notebook.cells[:-1])
-    deferred = extract.link(earlier_statements)
-    sliced = extract.backward_slice(
-        earlier_statements, extract.with_deferred(cells.free_names(cell), deferred)
-    )
-    return [ast.unparse(s.node) for s in sliced.statements]
+    before = [cells.Cell(i, "code", s) for i, s in enumerate(earlier, start=1)]
+    return [ast.unparse(s.node) for s in slicing.needed(before, cell).statements]
 
 
 @pytest.mark.parametrize(
@@ -354,7 +350,7 @@ def test_a_cell_magic_cell_is_not_python(tmp_path):
 
 
 def test_the_listing_shows_kind_count_tags_and_needs(notebook):
-    lines = extract.listing(cells.read(notebook))
+    lines = listing(cells.read(notebook))
     assert lines[0] == f"{notebook}: 4 cells; code cells: 2, 4"
     assert lines[2].split() == ["2", "code", "In", "[7]", "#first", "x", "=", "1"]
     assert lines[4].endswith("y = x + 1  # two  <- needs x (2)")

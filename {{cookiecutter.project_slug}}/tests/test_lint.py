@@ -9,7 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from {{ cookiecutter.module_name }} import ProjectError, paths
-from {{ cookiecutter.module_name }}.lint import check_notebook, find_notebooks, lint, run_notebooks
+from {{ cookiecutter.module_name }}.check import find_notebooks, run_notebooks
+from {{ cookiecutter.module_name }}.lint import check_notebook, lint
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +19,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 def root(tmp_path, monkeypatch):
     """An empty project (this one's pyproject.toml, so ruff's settings) that `paths` points at."""
     shutil.copy(PROJECT / "pyproject.toml", tmp_path)
+    shutil.copy(PROJECT / "jupytext.toml", tmp_path)  # pairs notebooks as in a real project
     for folder in ("src", "scripts", "notebooks"):
         (tmp_path / folder).mkdir()
     monkeypatch.setenv("PROJECT_ROOT", str(tmp_path))

@@ -1,4 +1,4 @@
-"""Lint the project, and run its notebooks top to bottom in a fresh kernel.
+"""Lint the project: ruff, and the checks a notebook workflow needs.
 
 :func:`lint` (``invoke lint``) runs ruff, with the settings in ``pyproject.toml``,
 over ``src/``, ``scripts/`` and the notebooks' paired scripts, and adds the checks
@@ -40,10 +40,7 @@ The rules, chosen so that a finding is worth reading:
   ``from module import *`` may bind anything: reads after them are not reported.
 - NB104 looks at the ``.ipynb`` only, and only when its cells are the ones analysed.
 
-:func:`run_notebooks` (``invoke check-notebooks``) runs each notebook in a new
-kernel of this Python, in the notebook's folder, with a time limit per cell,
-on a copy in memory (the files are never written), and reports the first cell
-that fails.
+Restart-and-run-all (``invoke check-notebooks``) is :mod:`.check`.
 """
 
 from __future__ import annotations
@@ -56,14 +53,14 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cells, paths
+from . import paths
 from .errors import ProjectError
+from .notebook import files, scope
+from .notebook.files import Notebook
 
 
 class LintError(ProjectError):
@@ -73,7 +70,7 @@ class LintError(ProjectError):
 # ---- findings ----------------------------------------------------------------------------------
 
 
-def _where(path: str, line: int, cell: int | None) -> str:
+def where(path: str, line: int, cell: int | None) -> str:
     return f"{path}:cell {cell}:{line}" if cell else f"{path}:{line}"
 
 
@@ -98,7 +95,7 @@ class Finding:
         warning = "warning: " if self.warning else ""
         hint = f" ({self.hint})" if self.hint else ""
         return (
-            f"{_where(self.path, self.line, self.cell)}: {self.code} {warning}{self.message}{hint}"
+            f"{where(self.path, self.line, self.cell)}: {self.code} {warning}{self.message}{hint}"
         )
 
     def sort_key(self) -> tuple:
@@ -130,96 +127,41 @@ def _display(path: Path) -> str:
 
 # ---- notebooks on disk ------------------------------------------------------------------------
 
-CELL_MARKER = re.compile(r"^# %%(?=\s|$)")  # not "# %%capture", a commented cell magic
-SKIPPED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", "build", "dist"}
 
+def locate(notebook: Notebook, number: int, line: int) -> tuple[str, int, int | None]:
+    """``(file, line, cell)`` of line ``line`` of cell ``number`` (both from 1).
 
-@dataclass
-class Notebook:
-    """A notebook's cells, and where their lines are on disk.
-
-    Of a pair, the cells come from the file saved last (as jupytext does);
-    ``script`` is the paired ``py:percent`` file when its cells are the same,
-    so findings point at its lines; ``counts`` are the ``.ipynb``'s stored
-    execution counts when its cells are the same.
+    On the paired ``py:percent`` script when its cells are the ones read (the
+    file ruff and editors show), else as ``notebook.ipynb:cell N:line``.
     """
-
-    path: Path
-    cells: list
-    script: Path | None = None
-    markers: list[int] = field(default_factory=list)
-    script_lines: list[str] = field(default_factory=list)
-    counts: list[int | None] | None = None
-
-    @property
-    def name(self) -> str:
-        return _display(self.path.with_suffix(""))
-
-    def locate(self, number: int, line: int) -> tuple[str, int, int | None]:
-        """``(file, line, cell)`` of line ``line`` of cell ``number`` (both from 1)."""
-        if self.script is None:
-            return _display(self.path), line, number
-        marker = self.markers[number - 1]
-        source = self.cells[number - 1].source.splitlines()
-        text = source[line - 1] if 0 < line <= len(source) else None
-        index = marker + line
-        if text is not None and index < len(self.script_lines):
-            on_disk = self.script_lines[index]
-            # jupytext comments out magics in the script: "%run x.py" is "# %run x.py" there
-            if on_disk in (text, f"# {text}"):
-                return _display(self.script), index + 1, None
-        return _display(self.script), marker + 1, None
-
-    def cell_at(self, path: str, line: int, cell: int | None) -> tuple[int, int] | None:
-        """``(cell, line in cell)`` of a place :meth:`locate` gives; None for other places."""
-        if cell is not None:
-            return (cell, line) if path == _display(self.path) else None
-        if self.script is None or path != _display(self.script):
-            return None
-        number = sum(marker < line - 1 for marker in self.markers)
-        return (number, line - 1 - self.markers[number - 1]) if number else None
+    if notebook.script is None:
+        return _display(notebook.path), line, number
+    marker = notebook.starts[number - 1]
+    lines = notebook.script.read_text(encoding="utf-8").splitlines()
+    source = notebook.cells[number - 1].source.splitlines()
+    text = source[line - 1] if 0 < line <= len(source) else None
+    index = marker + line
+    if text is not None and index < len(lines):
+        # jupytext comments out magics in the script: "%run x.py" is "# %run x.py" there
+        if lines[index] in (text, f"# {text}"):
+            return _display(notebook.script), index + 1, None
+    return _display(notebook.script), marker + 1, None
 
 
-def _read(path: Path):
-    import jupytext
-
-    try:
-        return jupytext.read(path)
-    except (OSError, ValueError) as error:
-        raise LintError(
-            f"{_display(path)}: cannot read it as a notebook ({error}); fix or remove the file"
-        ) from None
-
-
-def read_notebook(path: str | os.PathLike) -> Notebook:
-    """The notebook stored at ``path`` (its ``.ipynb`` or its paired ``.py``)."""
-    path = Path(path)
-    ipynb, script = path.with_suffix(".ipynb"), path.with_suffix(".py")
-    has_ipynb, has_script = ipynb.is_file(), script.is_file()
-    if not (has_ipynb or has_script):
-        raise LintError(f"{_display(path)}: no such notebook")
-    script_is_newer = has_script and (
-        not has_ipynb or script.stat().st_mtime >= ipynb.stat().st_mtime
-    )
-    chosen = script if script_is_newer else ipynb
-    notebook = _read(chosen)
-    sources = [cell.source for cell in notebook.cells]
-    found = Notebook(chosen, notebook.cells)
-    if has_ipynb:
-        stored = notebook if chosen == ipynb else _read(ipynb)
-        if [cell.source for cell in stored.cells] == sources:
-            found.counts = [cell.get("execution_count") for cell in stored.cells]
-    if has_script:
-        lines = script.read_text(encoding="utf-8").splitlines()
-        markers = [index for index, line in enumerate(lines) if CELL_MARKER.match(line)]
-        same = chosen == script or [cell.source for cell in _read(script).cells] == sources
-        if same and len(markers) == len(sources):
-            found.script, found.markers, found.script_lines = script, markers, lines
-    return found
+def _cell_at(notebook: Notebook, path: str, line: int, cell: int | None) -> tuple[int, int] | None:
+    """``(cell, line in cell)`` of a place :func:`locate` gives; None for other places."""
+    if cell is not None:
+        return (cell, line) if path == _display(notebook.path) else None
+    if notebook.script is None or path != _display(notebook.script):
+        return None
+    number = notebook.cell_at_line(line - 1) or 0
+    return (number, line - 1 - notebook.starts[number - 1]) if number else None
 
 
-def _is_notebook(path: Path) -> bool:
+def is_notebook(path: Path) -> bool:
     """An ``.ipynb``, or a ``.py`` paired with one or written in percent format in notebooks/."""
+    from jupytext.formats import guess_format
+
     if path.suffix == ".ipynb":
         return True
     if path.suffix != ".py":
@@ -227,20 +169,7 @@ def _is_notebook(path: Path) -> bool:
     if path.with_suffix(".ipynb").is_file():
         return True
     in_notebooks = path.resolve().is_relative_to(paths.NOTEBOOKS_DIR.resolve())
-    return in_notebooks and any(CELL_MARKER.match(line) for line in path.read_text().splitlines())
-
-
-def _files_under(folder: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.suffix in (".py", ".ipynb")
-        and path.is_file()
-        and not any(
-            part.startswith(".") or part in SKIPPED_FOLDERS
-            for part in path.relative_to(folder).parts[:-1]
-        )
-    )
+    return in_notebooks and guess_format(path.read_text(encoding="utf-8"), ".py")[0] == "percent"
 
 
 # ---- what a piece of code reads and binds -----------------------------------------------------
@@ -308,179 +237,15 @@ class Event:
     imported: str = ""  # what an import imports, as ruff names it ("numpy", "scipy.stats")
 
 
-def _run_argument(node: ast.AST) -> str | None:
-    """The argument of a ``%run`` magic (as IPython's transformer writes it), else None."""
-    call = node.value if isinstance(node, ast.Expr) else None
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
-        return None
-    args = call.args
-    if call.func.attr != "run_line_magic" or len(args) != 2:
-        return None
-    if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
-        return None
-    return args[1].value if args[0].value == "run" else None
-
-
-class _Bindings(ast.NodeVisitor):
-    """The top-level bindings of a module, in order, and what each makes of its name.
-
-    Function and lambda bodies run later and bind nothing here; ``%run`` calls
-    ``on_run(line, argument, events so far)``, which returns the events it adds.
-    """
-
-    def __init__(self, on_run=None):
-        self.events: list[Event] = []
-        self.on_run = on_run
-
-    def add(self, node: ast.AST, name: str, kind: tuple, imported: str = "") -> None:
-        self.events.append(Event(node.lineno, name, kind, imported=imported))
-
-    def bind(self, target: ast.expr, value: ast.expr | None) -> None:
-        if isinstance(target, ast.Name):
-            self.add(target, target.id, _kind(target.id, value))
-        elif isinstance(target, ast.Tuple | ast.List):
-            values = [None] * len(target.elts)
-            if (
-                isinstance(value, ast.Tuple | ast.List)
-                and len(value.elts) == len(values)
-                and not any(isinstance(e, ast.Starred) for e in [*value.elts, *target.elts])
-            ):
-                values = value.elts
-            for element, element_value in zip(target.elts, values, strict=True):
-                self.bind(element, element_value)
-        elif isinstance(target, ast.Starred):
-            self.bind(target.value, None)
-        # attributes and subscripts change an object; they bind no name
-
-    def visit_FunctionDef(self, node):
-        for decorator in node.decorator_list:
-            self.visit(decorator)
-        self.visit(node.args)
-        self.add(node, node.name, FUNCTION)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node):
-        for expression in [*node.decorator_list, *node.bases, *node.keywords]:
-            self.visit(expression)
-        self.add(node, node.name, CLASS)
-
-    def visit_Lambda(self, node):
-        self.visit(node.args)
-
-    def visit_Import(self, node):
-        for alias in node.names:
-            name = alias.asname or alias.name.partition(".")[0]
-            self.add(alias, name, ("import", alias.name if alias.asname else name), alias.name)
-
-    def visit_ImportFrom(self, node):
-        module = "." * node.level + (node.module or "")
-        for alias in node.names:
-            if alias.name == "*":
-                self.add(node, "*", ANYTHING)
-            else:
-                joined = f"{module}{'' if module.endswith('.') else '.'}{alias.name}"
-                self.add(alias, alias.asname or alias.name, ("import", joined), joined)
-
-    def visit_Assign(self, node):
-        self.visit(node.value)
-        for target in node.targets:
-            self.bind(target, node.value)
-
-    def visit_AnnAssign(self, node):
-        if node.value is not None:
-            self.visit(node.value)
-            self.bind(node.target, node.value)
-
-    def visit_AugAssign(self, node):
-        self.visit(node.value)
-        if isinstance(node.target, ast.Name):
-            self.add(node, node.target.id, UPDATE)
-
-    def visit_NamedExpr(self, node):
-        self.visit(node.value)
-        self.bind(node.target, node.value)
-
-    def visit_Delete(self, node):
-        for target in node.targets:
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Del):
-                    self.add(name, name.id, DELETE)
-
-    def visit_For(self, node):
-        self.visit(node.iter)
-        self.bind(node.target, None)
-        for statement in [*node.body, *node.orelse]:
-            self.visit(statement)
-
-    visit_AsyncFor = visit_For
-
-    def visit_With(self, node):
-        for item in node.items:
-            self.visit(item.context_expr)
-            if item.optional_vars is not None:
-                self.bind(item.optional_vars, None)
-        for statement in node.body:
-            self.visit(statement)
-
-    visit_AsyncWith = visit_With
-
-    def visit_ExceptHandler(self, node):
-        # `except E as e` unbinds e again when the handler ends
-        for statement in node.body:
-            self.visit(statement)
-
-    def visit_match_case(self, node):
-        for pattern in ast.walk(node.pattern):
-            for attribute in ("name", "rest"):
-                if isinstance(captured := getattr(pattern, attribute, None), str):
-                    self.add(pattern, captured, VALUE)
-        for statement in node.body:
-            self.visit(statement)
-
-    def visit_Expr(self, node):
-        argument = _run_argument(node)
-        if argument is None:
-            self.generic_visit(node)
-        elif self.on_run is None:
-            self.add(node, "*", ANYTHING)
-        else:
-            self.events.extend(self.on_run(node.lineno, argument, list(self.events)))
-
-
-class _Reads(ast.NodeVisitor):
-    """``(name, line)`` of every read that happens when the module runs (not in function bodies)."""
-
-    def __init__(self):
-        self.found: set[tuple[str, int]] = set()
-
-    def visit_Name(self, node):
-        if not isinstance(node.ctx, ast.Store):
-            self.found.add((node.id, node.lineno))
-
-    def visit_AugAssign(self, node):
-        if isinstance(node.target, ast.Name):
-            self.found.add((node.target.id, node.lineno))
-        self.generic_visit(node)
-
-    def visit_FunctionDef(self, node):
-        for expression in [*node.decorator_list, node.args, node.returns]:
-            if expression is not None:
-                self.visit(expression)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_Lambda(self, node):
-        self.visit(node.args)
-
-
-def _reads_now(source: str, tree: ast.Module, where: str) -> dict[str, list[int]]:
-    """Names ``source`` reads, when it runs, without defining them first; with their lines."""
-    reader = _Reads()
-    reader.visit(tree)
-    free = cells.free_names(source, where)
-    now = {name: [n for n in lines if (name, n) in reader.found] for name, lines in free.items()}
-    return {name: lines for name, lines in now.items() if lines}
+def _event(binding: scope.Binding) -> Event:
+    """The lint's view of one binding: what it makes of its name (see the module's docstring)."""
+    kinds = {"function": FUNCTION, "class": CLASS, "update": UPDATE, "delete": DELETE}
+    if binding.how == "import":
+        return Event(binding.line, binding.name, ("import", binding.what), imported=binding.full)
+    if binding.how == "any":
+        return Event(binding.line, "*", ANYTHING)
+    kind = kinds.get(binding.how) or _kind(binding.name, binding.value)
+    return Event(binding.line, binding.name, kind)
 
 
 @dataclass
@@ -505,8 +270,8 @@ class _Analysis:
     def code(self, source: str, where: str, folder: Path | None) -> _Code | None:
         """The bindings and reads of ``source``; None if it does not parse (ruff says why)."""
         try:
-            tree = cells.parse(source, where)
-        except cells.CellSyntaxError:
+            tree = scope.parse(source, where)
+        except scope.CellSyntaxError:
             return None
         via: dict[str, str] = {}
         extra: dict[str, list[int]] = {}
@@ -524,21 +289,25 @@ class _Analysis:
                     via.setdefault(name, shown)
             return [Event(line, e.name, e.kind, e.via or shown) for e in ran.events]
 
-        binder = _Bindings(on_run if folder is not None else None)
-        binder.visit(tree)
+        events: list[Event] = []
+        for binding in scope.bindings(tree):
+            if binding.how == "any" and binding.full == "%run" and folder is not None:
+                events.extend(on_run(binding.line, binding.what, list(events)))
+            else:
+                events.append(_event(binding))
         # pyflakes cannot know that a %run above binds a name: such reads are not free
         run_binds: dict[str, int] = {}
-        for event in binder.events:
+        for event in events:
             if event.via and event.kind is not DELETE:
                 run_binds.setdefault(event.name, event.line)
         reads: dict[str, list[int]] = {}
-        for name, lines in _reads_now(source, tree, where).items():
+        for name, lines in scope.reads_now(tree, where).items():
             if free := [line for line in lines if line <= run_binds.get(name, line)]:
                 reads[name] = free
         for name, lines in extra.items():
             reads.setdefault(name, lines)
         used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and type(n.ctx) is ast.Load}
-        return _Code(binder.events, reads, via, used)
+        return _Code(events, reads, via, used)
 
     @staticmethod
     def run_target(argument: str, folder: Path | None) -> tuple[Path | None, bool]:
@@ -562,11 +331,11 @@ class _Analysis:
             self.scripts[path] = None  # a script that runs itself stays unknown
             try:
                 if path.suffix == ".ipynb":
-                    code = [c.source for c in _read(path).cells if c.cell_type == "code"]
-                    source = "\n".join(cells.to_python(s) for s in code)
+                    code = [c.source for c in files.read(path).cells if c.is_code]
+                    source = "\n".join(scope.to_python(s) for s in code)
                 else:
                     source = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError, LintError):
+            except (OSError, UnicodeDecodeError, files.NotebookError):
                 return None
             self.scripts[path] = self.code(source, _display(path), None)
         return self.scripts[path]
@@ -584,15 +353,15 @@ def check_script(path: str | os.PathLike) -> list[Finding]:
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines()
     try:
-        tree = cells.parse(source, shown)
-    except cells.CellSyntaxError:
+        tree = scope.parse(source, shown)
+    except scope.CellSyntaxError:
         return []  # ruff reports the syntax error
 
     def first_open(code: str, rows: list[int]) -> int | None:
         return next((n for n in rows if not _silenced(lines[n - 1], code)), None)
 
     found = []
-    for name, rows in cells.free_names(source, shown).items():
+    for name, rows in scope.free_names(source, shown).items():
         if (row := first_open("NB001", rows)) is not None:
             also = [n for n in rows if n != row]
             more = (
@@ -628,7 +397,7 @@ def check_script(path: str | os.PathLike) -> list[Finding]:
 
 def check_notebook(path: str | os.PathLike) -> list[Finding]:
     """Findings NB101-NB104 of the notebook at ``path`` (its ``.ipynb`` or its paired ``.py``)."""
-    return _NotebookCheck(read_notebook(path), _Analysis()).findings
+    return _NotebookCheck(files.read(path), _Analysis()).findings
 
 
 def _last_event(facts: list[tuple[int, _Code]], name: str, number: int, line: int = 0):
@@ -652,19 +421,20 @@ class _NotebookCheck:
         self.findings: list[Finding] = []
         self.seen: set[tuple] = set()  # (path, cell, line, name) of every finding, even silenced
         self.facts: list[tuple[int, _Code]] = []
+        name = _display(notebook.path.with_suffix(""))
         for number, cell in enumerate(notebook.cells, 1):
-            if cell.cell_type == "code":
-                where = f"{notebook.name} cell {number}"
+            if cell.is_code:
+                where = f"{name} cell {number}"
                 code = analysis.code(cell.source, where, notebook.path.parent)
                 if code is not None:
                     self.facts.append((number, code))
         self.check_reads()
         _check_meanings(self.facts, self.report)
-        if notebook.counts:
+        if notebook.path.suffix == ".ipynb":
             _check_order(notebook, self.report)
 
     def report(self, number, line, code, message, hint, name="", warning=False) -> None:
-        path, row, cell = self.notebook.locate(number, line)
+        path, row, cell = locate(self.notebook, number, line)
         self.seen.add((path, cell, row, name))  # silenced or not, ruff's twin is this one
         source = self.notebook.cells[number - 1].source.splitlines()
         if not (0 < line <= len(source) and _silenced(source[line - 1], code)):
@@ -722,7 +492,7 @@ class _NotebookCheck:
             return False
         if (finding.path, finding.cell, finding.line, finding.name) in self.seen:
             return True
-        place = self.notebook.cell_at(finding.path, finding.line, finding.cell)
+        place = _cell_at(self.notebook, finding.path, finding.line, finding.cell)
         if place is None:
             return False
         if finding.code == "F401":
@@ -780,8 +550,8 @@ def _check_order(notebook: Notebook, report) -> None:
     """NB104 (a warning): stored execution counts that do not rise from cell to cell."""
     highest: tuple[int, int] | None = None  # (count, cell)
     late = []
-    for number, count in enumerate(notebook.counts, 1):
-        if not isinstance(count, int):
+    for number, count in enumerate((c.execution_count for c in notebook.cells), 1):
+        if count is None:
             continue
         if highest and count < highest[0]:
             late.append((number, count, highest))
@@ -798,7 +568,8 @@ def _check_order(notebook: Notebook, report) -> None:
             "NB104",
             f"cell {number} was last run (In [{count}]) before cell {above} above it "
             f"(In [{top}]){more}: the saved state does not come from running the cells in order",
-            f"restart the kernel and run all, or `invoke check-notebooks -- {notebook.name}`",
+            "restart the kernel and run all, or "
+            f"`invoke check-notebooks -- {_display(notebook.path.with_suffix(''))}`",
             warning=True,
         )
 
@@ -863,17 +634,17 @@ def _targets(given: Iterable[str] | None) -> list[Path]:
     root = paths.ROOT
     if not given:
         folders = [root / "src", paths.SCRIPTS_DIR, paths.NOTEBOOKS_DIR]
-        return [f for folder in folders if folder.is_dir() for f in _files_under(folder)]
-    files: list[Path] = []
+        return [f for folder in folders if folder.is_dir() for f in files.notebooks_under(folder)]
+    found: list[Path] = []
     for word in given:
         path = paths.inside(root, os.path.relpath(Path.cwd() / word, root))
         if path.is_dir():
-            files.extend(_files_under(path))
+            found.extend(files.notebooks_under(path))
         elif path.is_file():
-            files.extend([path] if path.suffix in (".py", ".ipynb") else [])
+            found.extend([path] if path.suffix in (".py", ".ipynb") else [])
         else:
             raise LintError(f"{word}: no such file or folder; give paths inside the project")
-    return list(dict.fromkeys(files))
+    return list(dict.fromkeys(found))
 
 
 def lint(targets: Iterable[str] | None = None) -> list[Finding]:
@@ -889,7 +660,7 @@ def lint(targets: Iterable[str] | None = None) -> list[Finding]:
     replaced: set[str] = set()  # scripts whose F821/F401 the NB001/NB002 findings replace
     checks: list[_NotebookCheck] = []
     for path in _targets(targets):
-        if _is_notebook(path):
+        if is_notebook(path):
             notebooks.setdefault(path.with_suffix(""), None)
             continue
         to_ruff.append(path)
@@ -898,8 +669,10 @@ def lint(targets: Iterable[str] | None = None) -> list[Finding]:
             replaced.add(_display(path))
     analysis = _Analysis()
     for stem in notebooks:
-        stored = _stored(stem, prefer=".py")
-        check = _NotebookCheck(read_notebook(stored), analysis)
+        stored = next(
+            p for p in (stem.with_suffix(".py"), stem.with_suffix(".ipynb")) if p.is_file()
+        )
+        check = _NotebookCheck(files.read(stored), analysis)
         findings.extend(check.findings)
         checks.append(check)
         to_ruff.append(stored)
@@ -910,139 +683,3 @@ def lint(targets: Iterable[str] | None = None) -> list[Finding]:
             continue
         findings.append(finding)
     return sorted(set(findings), key=Finding.sort_key)
-
-
-# ---- restart and run all ----------------------------------------------------------------------
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CELL_FRAME = re.compile(r"Cell In ?\[\d*\], line (\d+)")
-KERNEL_SAID = re.compile(r"^(?!\[IPKernelApp\])\s*\S")  # not the kernel app's own chatter
-
-
-@dataclass
-class NotebookRun:
-    """How one notebook ran: its cells, the time taken, and the first failure if any."""
-
-    path: str
-    cells: int
-    seconds: float
-    failed_cell: int | None = None
-    error: str = ""
-    where: str = ""
-    hint: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"{self.path}: ok, {self.cells} cells in {self.seconds:.1f} s"
-        cell = f"cell {self.failed_cell} failed: " if self.failed_cell else ""
-        hint = f" ({self.hint})" if self.hint else ""
-        return f"{self.where}: {cell}{self.error}{hint}"
-
-
-def find_notebooks(names: Iterable[str] | None = None) -> list[Path]:
-    """The notebooks called ``names`` (``explore``, ``explore.ipynb``, ``notebooks/explore``).
-
-    Without names: every notebook under ``notebooks/``, those at its top first.
-    A notebook is its ``.ipynb``, or its ``.py`` when it has no ``.ipynb``.
-    """
-    folder = paths.NOTEBOOKS_DIR
-    if not names:
-        stems = (
-            {f.with_suffix("") for f in _files_under(folder) if _is_notebook(f)}
-            if folder.is_dir()
-            else set()
-        )
-        ordered = sorted(stems, key=lambda s: (len(s.relative_to(folder).parts), s.as_posix()))
-        return [_stored(stem) for stem in ordered]
-    found = []
-    for name in names:
-        parts = Path(name).parts
-        relative = Path(*parts[1:]) if parts[:1] == (folder.name,) and parts[1:] else Path(name)
-        path = paths.inside(folder, relative)
-        stem = path.with_suffix("") if path.suffix in (".ipynb", ".py") else path
-        if not (stem.with_suffix(".ipynb").is_file() or stem.with_suffix(".py").is_file()):
-            raise LintError(
-                f"no notebook {name!r} in {_display(folder)}/: give its name (explore) or path "
-                "(notebooks/explore.ipynb), or no name to run them all"
-            )
-        found.append(_stored(stem))
-    return list(dict.fromkeys(found))
-
-
-def _stored(stem: Path, prefer: str = ".ipynb") -> Path:
-    """The file of notebook ``stem``: the one with suffix ``prefer`` if there is one."""
-    first = stem.with_suffix(prefer)
-    return first if first.is_file() else stem.with_suffix({".py": ".ipynb"}.get(prefer, ".py"))
-
-
-def run_notebook(path: str | os.PathLike, timeout: float = 600) -> NotebookRun:
-    """Run the notebook at ``path`` from a fresh kernel of this Python, top to bottom, in memory.
-
-    The kernel starts in the notebook's folder; a cell running longer than
-    ``timeout`` seconds fails. Cells tagged ``raises-exception`` may fail and
-    ``skip-execution`` ones are skipped, as in nbclient. Nothing is written.
-    """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-    from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    notebook = read_notebook(path)
-    document = _read(notebook.path)  # a copy in memory: outputs land here, never on disk
-    # Always this Python's own kernel: a user-wide "python3" kernelspec may be another Python.
-    manager = AsyncKernelManager(
-        kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[])
-    )
-    client = NotebookClient(
-        document,
-        km=manager,
-        timeout=timeout,
-        resources={"metadata": {"path": str(notebook.path.parent)}},
-    )
-    run = NotebookRun(_display(notebook.path), len(document.cells), 0.0)
-    number, line = 0, 1
-    started = time.monotonic()
-    # The kernel process's own log (not the cells' output) is kept to explain a dead kernel.
-    with tempfile.TemporaryFile("w+") as kernel_log:
-        try:
-            with client.setup_kernel(cleanup_kc=True, stderr=kernel_log):
-                for number, cell in enumerate(document.cells, 1):
-                    client.execute_cell(cell, number - 1)
-        except CellExecutionError as error:
-            frame = CELL_FRAME.search(ANSI.sub("", error.traceback or ""))
-            line = int(frame[1]) if frame else 1
-            detail = (str(error.evalue or "").strip().splitlines() or [""])[0]
-            run.error = f"{error.ename}: {detail}" if detail else error.ename
-        except CellTimeoutError:
-            run.error = f"did not finish within {timeout:g} s"
-            run.hint = "make it faster, or give it more time with --timeout"
-        except NoSuchKernel:
-            raise LintError("no Python kernel: pip install ipykernel (or -e '.[dev]')") from None
-        except RuntimeError as error:  # the kernel died, or never answered
-            kernel_log.seek(0)
-            said = [t.strip() for t in kernel_log.read().splitlines() if KERNEL_SAID.match(t)]
-            died = isinstance(error, DeadKernelError)
-            run.error = "the kernel died" if died else f"the kernel failed ({error})"
-            run.error += f": {said[-1]}" if said else ""
-            run.hint = "out of memory? run the notebook in Jupyter to see" if died else ""
-    run.seconds = time.monotonic() - started
-    if run.error:
-        run.failed_cell = number or None
-        where = notebook.locate(number, line) if number else (run.path, 1, None)
-        run.where = _where(*where)
-    return run
-
-
-def run_notebooks(
-    names: Iterable[str] | None = None, timeout: float = 600
-) -> Iterator[NotebookRun]:
-    """Run the notebooks called ``names`` (default: all) in turn; see :func:`run_notebook`.
-
-    The names are checked before any kernel starts.
-    """
-    found = find_notebooks(names)
-    return (run_notebook(path, timeout) for path in found)
