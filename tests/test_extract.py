@@ -160,51 +160,86 @@ def test_a_notebook_path_with_spaces_and_shell_characters_works(project):
 
 PROPERTY_PROBE = r"""
 import io, json, sys, traceback
-from pyflakes import api, reporter
-from penguin_study import cells, extract
+from pyflakes import api, messages, reporter
+from pyflakes.checker import Checker
+import ast
+from penguin_study import extract
+from penguin_study import notebook as notebooks
+from penguin_study.notebook import scope
 from penguin_study.errors import ProjectError
 
-report = {"scripts": 0, "refused": 0, "problems": []}
+# What extraction may cause: names it fails to define, imports it gathers for nothing.
+BROKEN = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)
+report = {"eligible": 0, "clean": 0, "refused_rightly": 0, "scripts": 0, "refused": 0, "problems": []}
 for name in sys.argv[1:]:
     try:
-        notebook = cells.read(name)
-    except ProjectError:
+        notebook = notebooks.read(name)
+    except ProjectError as error:
         report["refused"] += 1
+        if "\n" in str(error):
+            report["problems"].append(f"{name}: not one line: {error!r}")
         continue
+    defined = set(scope.BUILTINS) | {"display"}
     for cell in notebook.cells:
-        if cell.kind != "code":
+        if cell.kind != "code" or not cell.source.strip():
             continue
         where = f"{name} cell {cell.number}"
         try:
-            made = extract.build(notebook, cells.select(notebook, cell.number), "case")
+            free = set(scope.free_names(cell.source))
+            eligible = not scope.cell_magic(cell.source) and free <= defined
+            bound = scope.effects(cell.source).binds
+        except ProjectError:
+            eligible, bound = False, set()
+        defined |= bound
+        try:
+            made = extract.build(notebook, notebooks.select(notebook, cell.number), "case")
         except ProjectError as error:
             report["refused"] += 1
             if "\n" in str(error) or not str(error):
                 report["problems"].append(f"{where}: not one line: {error!r}")
+            elif eligible:
+                report["eligible"] += 1
+                if "no earlier cell defines" in str(error):  # the cell's names are all defined
+                    report["problems"].append(f"{where}: refused wrongly: {error}")
+                else:
+                    report["refused_rightly"] += 1
             continue
         except Exception:
             report["problems"].append(f"{where}: {traceback.format_exc()}")
             continue
+        report["scripts"] += 1
         try:
-            compile(made.text, "case.py", "exec")
+            tree = compile(made.text, "case.py", "exec", ast.PyCF_ONLY_AST)
         except SyntaxError as error:
             report["problems"].append(f"{where}: does not compile: {error}")
-        out = io.StringIO()
-        api.check(made.text, "case.py", reporter.Reporter(out, out))
-        flagged = [line for line in out.getvalue().splitlines() if "undefined name '" in line]
-        report["problems"] += [f"{where}: {line}" for line in flagged]
-        report["scripts"] += 1
+            continue
+        found = Checker(tree, filename="case.py").messages
+        broken = [m for m in found if isinstance(m, BROKEN)]
+        report["problems"] += [f"{where}: {m}" for m in broken if not eligible]
+        if eligible:
+            report["eligible"] += 1
+            if broken:
+                report["problems"] += [f"{where}: {m}" for m in broken]
+            else:
+                report["clean"] += 1
+report["rate"] = (report["clean"] + report["refused_rightly"]) / max(report["eligible"], 1)
 print(json.dumps(report))
 """
 
 
 def test_every_code_cell_of_notebooks_written_by_others_extracts_or_is_refused_clearly(project, tmp_path):
-    """papermill's and nbdime's test notebooks, the example's and the golden cases: never a traceback."""
+    """Over 150 notebooks from PyPI packages (tests/data/notebooks), the example's and the golden
+    cases: never a traceback, and a cell whose names earlier cells all define gives a script that
+    compiles with no undefined name, or a refusal naming IPython syntax or a del, >= 99% of them."""
     shutil.copytree(DATA, tmp_path / "others")
     notebooks = sorted(str(p) for p in (tmp_path / "others").rglob("*.ipynb"))
+    assert len(notebooks) >= 150
     notebooks += sorted(str(p) for p in project.path.glob("notebooks/**/*.ipynb"))
     notebooks += sorted(str(p) for p in project.path.glob("tests/extract_cases/*/notebook.py"))
     done = project.run("python", "-W", "ignore", "-c", PROPERTY_PROBE, *notebooks)
     report = json.loads(done.stdout)
-    assert report["problems"] == []
-    assert report["scripts"] >= 100 and report["refused"] >= 10, report
+    rate = report["rate"]
+    print(f"corpus: {report['eligible']} cells whose names earlier cells define, {rate:.2%} clean")
+    assert report["eligible"] >= 2000, report
+    assert rate >= 0.99, report["problems"][:20]
+    assert [p for p in report["problems"] if "refused wrongly" not in p] == []

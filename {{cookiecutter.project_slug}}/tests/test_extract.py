@@ -154,6 +154,122 @@ def test_the_slice_keeps_exactly_what_the_cell_needs(earlier, cell, statements):
     assert kept(earlier, cell) == statements
 
 
+@pytest.mark.parametrize(
+    "earlier, cell, statements",
+    [
+        # A body that mutates and calls a later helper does nothing where it is defined.
+        (
+            [
+                "def step(theta):\n    path.append(theta)\n    return schedule(theta)",
+                "path = []",
+                "def schedule(t):\n    return t / 2",
+                "x0 = 1",
+            ],
+            "z = x0",
+            ["x0 = 1"],
+        ),
+        # ... and where it is called, it needs its helpers, defined after it but before the call.
+        (
+            ["def f(x):\n    return helper(x)", "def helper(x):\n    return x", "y = f(1)"],
+            "z = y",
+            ["def f(x):\n    return helper(x)", "def helper(x):\n    return x", "y = f(1)"],
+        ),
+        # ... transitively, through a helper that calls a helper.
+        (
+            ["def a():\n    return b()", "def b():\n    return c()", "def c():\n    return 1"],
+            "z = a()",
+            ["def a():\n    return b()", "def b():\n    return c()", "def c():\n    return 1"],
+        ),
+        # A call changes what the body changes.
+        (
+            ["path = []", "def add(v):\n    path.append(v)", "add(3)"],
+            "z = path",
+            ["path = []", "def add(v):\n    path.append(v)", "add(3)"],
+        ),
+        # Imports used only inside a kept body are kept.
+        (
+            ["import os, tarfile\ndef fetch():\n    return tarfile.open(os.sep)"],
+            "data = fetch()",
+            ["import os, tarfile", "def fetch():\n    return tarfile.open(os.sep)"],
+        ),
+        # Default values, decorators and base classes run at definition: they are kept.
+        (["d = 3", "def f(x=d):\n    return x"], "z = f()", ["d = 3", "def f(x=d):\n    return x"]),
+        (
+            ["import functools", "@functools.cache\ndef f():\n    return 1"],
+            "z = f()",
+            ["import functools", "@functools.cache\ndef f():\n    return 1"],
+        ),
+        (
+            ["class B:\n    pass", "class C(B):\n    pass"],
+            "z = C()",
+            ["class B:\n    pass", "class C(B):\n    pass"],
+        ),
+        # Lambda and method bodies read their globals where called.
+        (["k = 2", "f = lambda x: x * k"], "z = f(1)", ["k = 2", "f = lambda x: x * k"]),
+        (
+            ["scale = 2", "class M:\n\n    def go(self):\n        return scale"],
+            "z = M().go()",
+            ["scale = 2", "class M:\n\n    def go(self):\n        return scale"],
+        ),
+        # A lambda passed along runs now: what it reads is needed now.
+        (
+            ["k = 2", "ys = list(map(lambda v: v * k, [1]))"],
+            "z = ys",
+            ["k = 2", "ys = list(map(lambda v: v * k, [1]))"],
+        ),
+        # A name bound only in a branch is still the one to keep.
+        (["if c:\n    w = 1"], "z = w", ["if c:\n    w = 1"]),
+    ],
+)
+def test_function_bodies_count_where_they_are_called(earlier, cell, statements):
+    assert kept(earlier, cell) == statements
+
+
+@pytest.mark.parametrize(
+    "sources, message",
+    [
+        (
+            ["z = later + 1", "later = 1"],
+            "cell 1 of nb.ipynb uses names that no earlier cell defines: later (line 1; cell 2 "
+            "defines it, after this one); move the cells that define them above this one, or "
+            "define them in an earlier cell, or pass --allow-undefined",
+        ),
+        (
+            ["files = !ls", "n = len(files)"],
+            "cell 2 of nb.ipynb uses names that only IPython syntax sets: files (line 1; only "
+            "IPython syntax in cell 1 sets it); compute them in Python instead of IPython syntax, "
+            "or pass --allow-undefined",
+        ),
+        (
+            ["x = 1", "del x", "y = x"],
+            "cell 3 of nb.ipynb uses names that an earlier cell deletes: x (line 1; cell 2 deletes "
+            "it); delete them after this cell, or not at all, or pass --allow-undefined",
+        ),
+    ],
+)
+def test_a_refusal_names_the_true_cause_the_cells_and_the_fix(sources, message):
+    notebook = cells.Notebook(
+        Path("nb.ipynb"), [cells.Cell(i, "code", s) for i, s in enumerate(sources, start=1)]
+    )
+    cell = next(c for c in notebook.cells if c.number == int(message.split()[1]))
+    with pytest.raises(ProjectError) as raised:
+        extract.build(notebook, cell, "case", package="pkg")
+    assert str(raised.value).startswith(message)
+
+
+def test_effects_say_what_code_binds_reads_mutates_and_deletes():
+    found = cells.effects(
+        "import numpy as np\nrows.append(np.pi)\ndel old\ndef f():\n    log.append(1)"
+    )
+    assert found == cells.Effects(
+        binds=frozenset({"np", "f"}),
+        reads=frozenset({"rows", "old", "log"}),
+        mutates=frozenset({"rows"}),
+        deletes=frozenset({"old"}),
+    )
+    assert cells.effects("def f():\n    log.append(1)\nf()").mutates == {"log"}
+
+
 def parameters_of(source: str, earlier: tuple[str, ...] = ()) -> dict:
     notebook = cells.Notebook(
         Path("nb.ipynb"),

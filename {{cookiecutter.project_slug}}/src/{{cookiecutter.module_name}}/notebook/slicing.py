@@ -151,6 +151,7 @@ def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> Sli
 
     for wanted in needs:
         needed: dict[str, list[str]] = {wanted: [f"line {n}" for n in needs[wanted]]}
+        maybe: set[str] = set()  # bound by a kept statement, if only in a branch or loop
         for statement in reversed(earlier):
             for name in statement.deletes & needed.keys():
                 lack(name, "deleted", needed.pop(name), statement.cell)
@@ -163,6 +164,7 @@ def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> Sli
                 continue
             serves.setdefault(id(statement), set()).add(wanted)
             relevant.setdefault(id(statement), set()).update(hit)
+            maybe |= hit & statement.binds
             for name in statement.kills:
                 needed.pop(name, None)
             for name, lines in statement.uses.items():
@@ -170,7 +172,7 @@ def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> Sli
                     f"cell {statement.cell}, line {n}" for n in lines
                 )
         for name, where in needed.items():
-            if name not in BUILTINS:
+            if name not in BUILTINS and name not in maybe:
                 lack(name, "undefined", where, None)
     kept = [s for s in earlier if id(s) in serves]
     return Slice(kept, serves, relevant, missing)
