@@ -243,3 +243,45 @@ def test_every_code_cell_of_notebooks_written_by_others_extracts_or_is_refused_c
     assert report["eligible"] >= 2000, report
     assert rate >= 0.99, report["problems"][:20]
     assert [p for p in report["problems"] if "refused wrongly" not in p] == []
+
+
+def test_a_bare_notebook_name_resolves_under_notebooks_in_every_command(project):
+    """`invoke extract-cell explore.ipynb 10`, as the design card writes it; the output names the file."""
+    done = invoke(project, "extract-cell", "explore.ipynb", "10")
+    assert done.stdout.splitlines()[0] == "Wrote scripts/kmeans.py from cell 10 of notebooks/explore.ipynb"
+    assert invoke(project, "cells", "explore").stdout.startswith("notebooks/explore.ipynb: 10 cells")
+    listed = invoke(project, "cells", "kmeans_purity.py").stdout  # in notebooks/figures/, the only one
+    assert listed.startswith("notebooks/figures/kmeans_purity.py: ")
+    figures = invoke(project, "figures", "--list", "--", "figures/kmeans_purity.py").stdout
+    assert "kmeans_purity.py" in figures
+    for folder in ("a", "b"):
+        (project.path / "notebooks" / folder).mkdir()
+        (project.path / "notebooks" / folder / "twin.py").write_text("# %%\nx = 1\n")
+    ambiguous = invoke(project, "cells", "twin.py", check=False)
+    assert (ambiguous.returncode, ambiguous.stderr.strip()) == (
+        1,
+        "Error: twin.py is ambiguous: it could be notebooks/a/twin, notebooks/b/twin; give the path",
+    )
+    checked = invoke(project, "check-notebooks", "--", "twin.py", check=False)
+    assert checked.stderr.strip() == ambiguous.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"cells": [', b"[]", b'{"cells": 5}', b"\x89PNG\r\n\x1a\n\x00\xff\xfe"],
+    ids=["invalid JSON", "a list", "cells not a list", "binary"],
+)
+def test_every_command_that_reads_a_notebook_gives_one_line_for_a_malformed_one(project, content):
+    (project.path / "notebooks" / "bad.ipynb").write_bytes(content)
+    for command in (
+        ["cells", "bad.ipynb"],
+        ["extract-cell", "notebooks/bad.ipynb", "1"],
+        ["lint", "--", "notebooks/bad.ipynb"],
+        ["check-notebooks", "--", "bad"],
+    ):
+        done = invoke(project, *command, check=False)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("Error: notebooks/bad.ipynb is not a valid notebook ("), (command, line)
+        assert line.endswith("restore it from git or re-save it in Jupyter")
+        assert "Traceback" not in done.stdout + done.stderr

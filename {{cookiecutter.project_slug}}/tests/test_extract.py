@@ -642,6 +642,37 @@ def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_no
     assert shown[6] == "63 [0, 21, 42]\n"
 
 
+def test_under_run_i_the_scripts_machinery_stays_out_of_the_notebook(tmp_path):
+    """A user's own `args` and `parser` survive `%run -i`; the script adds only the model's names."""
+    notebook = CASES / "transitive" / "notebook.py"
+    made = extract.extract_cell(notebook, 4, name="model", save=False, scripts_dir=tmp_path)
+    earlier = [c.source for c in jupytext.read(notebook).cells[:3]]
+    shown = run_in_kernel(
+        [
+            "\n".join(earlier) + "\nargs, parser = 'mine', 'also mine'",
+            "before = set(globals())",
+            "%run -i model.py",
+            "print(sorted(n for n in set(globals()) - before if not n.startswith('_')))",
+            "print(args, parser, '_script' in globals())",
+        ],
+        cwd=tmp_path,
+    )
+    assert shown[3] == "['argparse', 'before', 'total']\n"
+    assert shown[4] == "mine also mine False\n"
+    assert "_script" in made.text
+
+
+def test_every_expected_script_is_what_ruff_format_writes():
+    """The project's pre-commit hook (ruff format) leaves an extracted script as it is."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, expected_scripts())],
+        capture_output=True,
+        text=True,
+        cwd=paths.find_root(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_a_script_under_run_i_leaves_every_variable_in_the_notebook_even_after_an_error(tmp_path):
     """The point of top-level code: after the cell's exception, its variables are there to see."""
     extract.extract_cell(

@@ -152,7 +152,10 @@ def run_notebooks(
 ) -> Iterator[NotebookRun]:
     """Run the notebooks called ``names`` (default: all) in turn; see :func:`run_notebook`.
 
-    The names are checked before any kernel starts.
+    The names are checked, and every notebook read, before any kernel starts:
+    a malformed notebook is one line (:class:`.files.NotebookError`), not a failed run.
     """
     found = find_notebooks(names)
+    for path in found:
+        files.read(path)
     return (run_notebook(path, timeout) for path in found)

@@ -165,6 +165,7 @@ def extract_cell(
         )
     source = _relative(Path(notebook))
     result = build(read, chosen, name, save=save, allow_undefined=allow_undefined, source=source)
+    result.text = _formatted(result.text, target, result.notes)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(result.text, encoding="utf-8")
     result.path = target
@@ -179,6 +180,39 @@ def extract_cell(
             )
         )
     return result
+
+
+def _formatted(text: str, target: Path, notes: list[str]) -> str:
+    """``text`` as ``ruff format`` writes it with the project's settings (as pre-commit would).
+
+    The script's hash then survives the first commit. Without ruff (it comes with
+    the ``dev`` extra), the text is kept as it is and a note says so.
+    """
+    import importlib.util
+    import subprocess
+
+    from . import paths
+
+    if importlib.util.find_spec("ruff") is None:
+        notes.append("not formatted: ruff is not installed (pip install -e '.[dev]')")
+        return text
+    try:
+        root = paths.find_root()
+    except ProjectError:
+        root = target.parent
+    # Ruff finds its settings from the file's place: the project's scripts/ folder.
+    place = root / "scripts" / target.name
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(place), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    if done.returncode != 0:
+        notes.append("not formatted: ruff format failed on it")
+        return text
+    return done.stdout
 
 
 def default_name(notebook: Notebook, cell: Cell) -> str:
@@ -272,11 +306,14 @@ class _Script:
                 self.notes.extend(f"cell {number}, {note}" for note in notes)
         everything = [*sliced.statements, *target]
         self.taken = _names_in(everything)
-        self.args = _free_name("args", self.taken)
-        self.parser = _free_name("parser", self.taken)
-        self.held = _free_name("notebook_names", self.taken)
-        self.reused = _free_name("reused", self.taken)
-        self.missing = _free_name("missing", self.taken)
+        # The script's own machinery lives in one object, deleted at the end: under
+        # `%run -i` it neither overwrites the notebook's names nor joins them.
+        self.machinery = _free_name("_script", self.taken)
+        self.args = f"{self.machinery}.args"
+        self.parser = f"{self.machinery}.parser"
+        self.held = f"{self.machinery}.notebook"
+        self.reused = f"{self.machinery}.reused"
+        self.missing = f"{self.machinery}.missing"
         self.parameters = self._parameters(everything)
         self.parameter_names = {p.name for p in self.parameters}
 
@@ -363,6 +400,7 @@ class _Script:
         ]
         if self.save:
             sections.append(self._save(results_name, assigned))
+        sections.append(f"del {self.machinery}  # the script's own names stay out of the notebook")
         text = "\n\n".join(s.rstrip("\n") for s in sections if s) + "\n"
         self._check(text, undefined)
         return Extraction(
@@ -445,7 +483,8 @@ class _Script:
         args, parser = self.args, self.parser
         out = [
             "# %% Parameters",
-            f"{self.held} = set(globals())  # under `%run -i`: the notebook's names (alone: none)",
+            "# Under `%run -i` the notebook's names are in globals() (alone: none).",
+            f"{self.machinery} = argparse.Namespace(notebook=set(globals()))",
             f"{parser} = argparse.ArgumentParser(",
             "    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter",
             ")",

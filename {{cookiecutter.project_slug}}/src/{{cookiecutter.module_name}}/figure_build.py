@@ -124,7 +124,9 @@ def why_stale(source: Path, records: list[dict]) -> str | None:
 def plan(names=(), force: bool = False) -> list[Source]:
     """The sources named (all when none), each with why it must run or None.
 
-    A name is a source's file name with or without extension, or a figure's name.
+    A name is a source's file name with or without extension, its path (as
+    ``invoke cells`` and ``extract-cell`` take it, ``figures/kmeans_purity.py``
+    found under ``notebooks/``), or a figure's name.
     """
     grouped = _by_source()
     every = []
@@ -139,6 +141,11 @@ def plan(names=(), force: bool = False) -> list[Source]:
     chosen = []
     for name in wanted:
         matches = [s for s in every if name in (s.path.name, s.path.stem, *s.figures)]
+        try:
+            located = files.locate(name).resolve().with_suffix("")
+        except files.NotebookError:
+            located = None
+        matches = matches or [s for s in every if s.path.resolve().with_suffix("") == located]
         if not matches:
             known = ", ".join(
                 sorted({s.path.stem for s in every} | {f for s in every for f in s.figures})

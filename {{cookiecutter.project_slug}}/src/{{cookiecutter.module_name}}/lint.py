@@ -168,8 +168,12 @@ def is_notebook(path: Path) -> bool:
         return False
     if path.with_suffix(".ipynb").is_file():
         return True
-    in_notebooks = path.resolve().is_relative_to(paths.NOTEBOOKS_DIR.resolve())
-    return in_notebooks and guess_format(path.read_text(encoding="utf-8"), ".py")[0] == "percent"
+    if not path.resolve().is_relative_to(paths.NOTEBOOKS_DIR.resolve()):
+        return False
+    try:
+        return guess_format(path.read_text(encoding="utf-8"), ".py")[0] == "percent"
+    except (OSError, UnicodeDecodeError):
+        return False  # not text: ruff says what is wrong with it
 
 
 # ---- what a piece of code reads and binds -----------------------------------------------------

@@ -213,7 +213,8 @@ def read(name: str | os.PathLike) -> Notebook:
     read, which also holds the execution counts.
     """
     path = locate(name)
-    shown = str(name) if Path(name) == path else shown_path(path)
+    given = Path(name) == path and not path.is_absolute()
+    shown = str(name) if given else shown_path(path)
     main = _read_one(path, shown)
     pair = _paired_file(path, main)
     other = None
