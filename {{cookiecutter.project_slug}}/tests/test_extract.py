@@ -679,7 +679,7 @@ def test_a_script_under_run_i_leaves_every_variable_in_the_notebook_even_after_a
         CASES / "raises" / "notebook.py", 2, name="fails", save=False, scripts_dir=tmp_path
     )
     shown = run_in_kernel(
-        ["%run -i fails.py --limit 1", "print(checked, limit, values, args.limit)"],
+        ["%run -i fails.py --limit 1", "print(checked, limit, values, _script.args.limit)"],
         cwd=tmp_path,
         allow_errors=True,
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,43 @@ class NotebookRun:
         return f"{self.where}: {cell}{self.error}{hint}"
 
 
+@contextmanager
+def scratch_outputs() -> Iterator[Path]:
+    """A scratch copy of results/ and figures/ for a checking run, removed afterwards.
+
+    The notebooks read the results and figures as they are and save into the
+    copy, so checking leaves the real folders byte for byte as they were.
+    results/ is copied as hard links where the file system allows (a results
+    store only ever adds files, by rename); figures/ (small, rewritten in place
+    by savefig) as real copies.
+    """
+    root = paths.find_root()
+    scratch = Path(tempfile.mkdtemp(prefix=".check-notebooks-", dir=root))
+    try:
+        for name, link in (("results", True), ("figures", False)):
+            real = root / name
+            if real.is_dir():
+                shutil.copytree(real, scratch / name, symlinks=True, copy_function=_linker(link))
+            else:
+                (scratch / name).mkdir()
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _linker(link: bool):
+    def copy(source: str, target: str) -> None:
+        if link:
+            try:
+                os.link(source, target)
+                return
+            except OSError:
+                pass
+        shutil.copy2(source, target)
+
+    return copy
+
+
 def find_notebooks(names: Iterable[str] | None = None) -> list[Path]:
     """The notebooks called ``names`` (``explore``, ``explore.ipynb``, ``notebooks/explore``).
 
@@ -93,7 +132,8 @@ def run_notebook(path: str | os.PathLike, timeout: float = 600) -> NotebookRun:
 
     The kernel starts in the notebook's folder; a cell running longer than
     ``timeout`` seconds fails. Cells tagged ``raises-exception`` may fail and
-    ``skip-execution`` ones are skipped, as in nbclient. Nothing is written.
+    ``skip-execution`` ones are skipped, as in nbclient. Nothing is written:
+    not the notebook, and not results/ or figures/ (see :func:`scratch_outputs`).
     """
     import jupytext
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -117,9 +157,10 @@ def run_notebook(path: str | os.PathLike, timeout: float = 600) -> NotebookRun:
     number, line = 0, 1
     started = time.monotonic()
     # The kernel process's own log (not the cells' output) is kept to explain a dead kernel.
-    with tempfile.TemporaryFile("w+") as kernel_log:
+    with tempfile.TemporaryFile("w+") as kernel_log, scratch_outputs() as outputs:
+        env = {**os.environ, paths.OUTPUTS_VARIABLE: str(outputs)}
         try:
-            with client.setup_kernel(cleanup_kc=True, stderr=kernel_log):
+            with client.setup_kernel(cleanup_kc=True, stderr=kernel_log, env=env):
                 for number, cell in enumerate(document.cells, 1):
                     client.execute_cell(cell, number - 1)
         except CellExecutionError as error:

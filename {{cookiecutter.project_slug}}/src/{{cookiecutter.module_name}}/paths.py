@@ -25,6 +25,10 @@ PACKAGE = __name__.rpartition(".")[0]
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
+# When set, results/ and figures/ are this folder's: see check.run_notebook.
+OUTPUTS_VARIABLE = "PROJECT_OUTPUTS"
+
+
 class ProjectRootNotFound(ProjectError):
     """No project folder could be found."""
 
@@ -93,6 +97,9 @@ def __getattr__(name: str) -> Path:
         "RESULTS_DIR": ("results",),
         "FIGURES_DIR": ("figures",),
     }
+    if name in ("RESULTS_DIR", "FIGURES_DIR") and os.environ.get(OUTPUTS_VARIABLE):
+        # `invoke check-notebooks` points what notebooks save at a scratch folder.
+        return Path(os.environ[OUTPUTS_VARIABLE]).joinpath(*folders[name])
     if name in folders:
         return find_root().joinpath(*folders[name])
     if name == "DATABASE":
