@@ -21,9 +21,9 @@ import pytest
 
 from {{ cookiecutter.module_name }} import extract, paths
 from {{ cookiecutter.module_name }} import notebook as cells
+from {{ cookiecutter.module_name }}.errors import ProjectError
 from {{ cookiecutter.module_name }}.notebook import slicing
 from {{ cookiecutter.module_name }}.notebook.listing import listing
-from {{ cookiecutter.module_name }}.errors import ProjectError
 
 CASES = Path(__file__).parent / "extract_cases"
 
@@ -79,7 +79,6 @@ def test_every_expected_script_passes_pyflakes_and_opens_as_a_notebook(script):
 
 def kept(earlier: list[str], cell: str) -> list[str]:
     """The source of the earlier statements that the slice for ``cell`` keeps."""
-    sources = [*earlier, cell]
     before = [cells.Cell(i, "code", s) for i, s in enumerate(earlier, start=1)]
     return [ast.unparse(s.node) for s in slicing.needed(before, cell).statements]
 
@@ -643,7 +642,7 @@ def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_no
 
 
 def test_under_run_i_the_scripts_machinery_stays_out_of_the_notebook(tmp_path):
-    """A user's own `args` and `parser` survive `%run -i`; the script adds only the model's names."""
+    """A user's own `args` and `parser` survive `%run -i`; the script adds the model's names."""
     notebook = CASES / "transitive" / "notebook.py"
     made = extract.extract_cell(notebook, 4, name="model", save=False, scripts_dir=tmp_path)
     earlier = [c.source for c in jupytext.read(notebook).cells[:3]]
@@ -665,7 +664,8 @@ def test_under_run_i_the_scripts_machinery_stays_out_of_the_notebook(tmp_path):
 def test_every_expected_script_is_what_ruff_format_writes():
     """The project's pre-commit hook (ruff format) leaves an extracted script as it is."""
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, expected_scripts())],
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache"]
+        + [str(script) for script in expected_scripts()],
         capture_output=True,
         text=True,
         cwd=paths.find_root(),

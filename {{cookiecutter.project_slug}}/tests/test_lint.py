@@ -329,7 +329,8 @@ def test_check_notebooks_leaves_results_and_figures_byte_for_byte_as_they_were(r
         found = {}
         for folder in ("results", "figures"):
             for path in sorted((root / folder).rglob("*")):
-                found[path.relative_to(root).as_posix()] = path.read_bytes() if path.is_file() else None
+                content = path.read_bytes() if path.is_file() else None
+                found[path.relative_to(root).as_posix()] = content
         return found
 
     before = snapshot()

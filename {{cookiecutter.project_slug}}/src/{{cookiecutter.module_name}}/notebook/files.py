@@ -302,9 +302,10 @@ def _paired_file(path: Path, nb) -> Path | None:
         fmt = {"extension": path.suffix}
         if path.suffix != ".ipynb":
             shown = nb.metadata.get("jupytext", {}).get("text_representation", {})
-            fmt["format_name"] = shown.get("format_name") or guess_format(
-                path.read_text(encoding="utf-8"), path.suffix
-            )[0]
+            fmt["format_name"] = (
+                shown.get("format_name")
+                or guess_format(path.read_text(encoding="utf-8"), path.suffix)[0]
+            )
         fmt = long_form_one_format(fmt)
         for other, _ in paired_paths(str(path.resolve()), fmt, formats):
             if Path(other) != path.resolve() and Path(other).is_file():
