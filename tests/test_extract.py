@@ -285,3 +285,109 @@ def test_every_command_that_reads_a_notebook_gives_one_line_for_a_malformed_one(
         assert line.startswith("Error: notebooks/bad.ipynb is not a valid notebook ("), (command, line)
         assert line.endswith("restore it from git or re-save it in Jupyter")
         assert "Traceback" not in done.stdout + done.stderr
+
+
+PURE_PROBE = r"""
+import ast, json, subprocess, sys, tempfile
+from pathlib import Path
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from penguin_study import extract
+from penguin_study import notebook as notebooks
+from penguin_study.notebook import scope
+from penguin_study.errors import ProjectError
+
+# Pure Python: no module outside the standard library, none that reaches the system, the
+# clock or chance, and no call that reads files, input or object identities.
+IMPURE = {"os", "sys", "subprocess", "socket", "urllib", "shutil", "pathlib", "random", "time",
+          "datetime", "uuid", "tempfile", "glob", "io", "threading", "multiprocessing", "asyncio",
+          "http", "getpass", "platform", "secrets", "signal", "webbrowser", "logging"}
+CALLS = {"open", "input", "exec", "eval", "breakpoint", "id", "hash", "__import__", "display"}
+
+
+def pure(source):
+    try:
+        tree = ast.parse(scope.to_python(source))
+    except SyntaxError:
+        return False
+    if "get_ipython" in ast.unparse(tree):
+        return False
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [(node.module or "").split(".")[0]]
+        if any(n in IMPURE or n not in sys.stdlib_module_names for n in names):
+            return False
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CALLS:
+            return False
+    return True
+
+
+def error_of(outputs):
+    return next((o.ename for o in outputs if o.output_type == "error"), "")
+
+
+compared = []
+folder = Path(tempfile.mkdtemp())
+for name in sys.argv[1:]:
+    try:
+        notebook = notebooks.read(name)
+    except ProjectError:
+        continue
+    prefix = []
+    for cell in notebook.code_cells():
+        if not pure(cell.source):
+            break
+        prefix.append(cell)
+    wanted = []
+    for cell in prefix:
+        try:
+            made = extract.build(notebook, cell, "case", save=False)
+        except ProjectError:
+            continue
+        if "print(" in cell.source and "IPython only" not in made.text:
+            wanted.append((cell, made.text))
+    if not wanted:
+        continue
+    document = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c.source) for c in prefix[: prefix.index(wanted[-1][0]) + 1]]
+    )
+    manager = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+    NotebookClient(document, km=manager, timeout=60, allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    for cell, text in wanted:
+        outputs = document.cells[prefix.index(cell)].outputs
+        in_kernel = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        script = folder / "case.py"
+        script.write_text(text)
+        alone = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                               cwd=folder, timeout=60)
+        last = (alone.stderr.strip().splitlines() or [""])[-1]
+        error = last.split(":")[0] if alone.returncode else ""
+        # The script's slice may print before the cell does: the cell's print comes last.
+        tail = alone.stdout[len(alone.stdout) - len(in_kernel):]
+        compared.append({
+            "where": f"{Path(name).name} cell {cell.number}",
+            "kernel": [in_kernel, error_of(outputs)],
+            "alone": [tail, error],
+        })
+print(json.dumps(compared))
+"""
+
+
+def test_pure_python_cells_print_the_same_as_a_script_as_in_a_kernel(project, tmp_path):
+    """Cells of notebooks by others that need only pure Python (standard library, no files,
+    clock or chance) print, as extracted scripts run alone, what they print in a real kernel."""
+    shutil.copytree(DATA, tmp_path / "others")
+    notebooks = sorted(str(p) for p in (tmp_path / "others").rglob("*.ipynb"))
+    done = project.run("python", "-W", "ignore", "-c", PURE_PROBE, *notebooks, timeout=900)
+    compared = json.loads(done.stdout)
+    assert len(compared) >= 10, compared
+    differ = [c for c in compared if c["kernel"] != c["alone"]]
+    assert differ == []

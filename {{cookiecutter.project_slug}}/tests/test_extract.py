@@ -218,6 +218,12 @@ def test_the_slice_keeps_exactly_what_the_cell_needs(earlier, cell, statements):
         ),
         # A name bound only in a branch is still the one to keep.
         (["if c:\n    w = 1"], "z = w", ["if c:\n    w = 1"]),
+        # A builtin that a cell rebinds is that cell's name.
+        (
+            ["def sum(x, y):\n    return x + y"],
+            "print(sum(1, 2))",
+            ["def sum(x, y):\n    return x + y"],
+        ),
     ],
 )
 def test_function_bodies_count_where_they_are_called(earlier, cell, statements):

@@ -93,27 +93,32 @@ def parse(source: str, where: str = "<cell>") -> ast.Module:
 
 
 def free_names(
-    source: str, where: str = "<cell>", known: Iterable[str] = ()
+    source: str, where: str = "<cell>", known: Iterable[str] = (), shadowed: Iterable[str] = ()
 ) -> dict[str, list[int]]:
     """Names ``source`` reads without defining them (builtins aside), with their line numbers.
 
     These are the names a notebook silently supplies to a script run with
-    ``%run -i``. ``known`` adds names to treat as defined.
+    ``%run -i``. ``known`` adds names to treat as defined; ``shadowed`` names
+    builtins that earlier code rebinds (``def sum(x, y)``), which count as names.
 
     >>> free_names("def f():\\n    return a\\nb = [c for c in range(3)]")
     {'a': [2]}
     """
-    return _undefined(parse(source, where), where, {"get_ipython", *known})
+    return _undefined(parse(source, where), where, {"get_ipython", *known}, shadowed)
 
 
-def _undefined(tree: ast.AST, where: str, known: Iterable[str] = ()) -> dict[str, list[int]]:
+def _undefined(
+    tree: ast.AST, where: str, known: Iterable[str] = (), shadowed: Iterable[str] = ()
+) -> dict[str, list[int]]:
     from pyflakes import messages
 
     found = _checker()(tree, filename=where, builtins=set(known))
     names: dict[str, list[int]] = {}
+    kept = set(shadowed)
     for message in found.messages:
-        if isinstance(message, messages.UndefinedName) and message.message_args[0] not in BUILTINS:
-            names.setdefault(message.message_args[0], []).append(message.lineno)
+        name = message.message_args[0] if isinstance(message, messages.UndefinedName) else None
+        if name is not None and (name not in BUILTINS or name in kept):
+            names.setdefault(name, []).append(message.lineno)
     return names
 
 
@@ -289,12 +294,18 @@ def _is_parameter_value(value: object) -> bool:
 
 
 def statements(
-    source: str, cell: int = 0, where: str = "<cell>", *, imported: Iterable[str] = ()
+    source: str,
+    cell: int = 0,
+    where: str = "<cell>",
+    *,
+    imported: Iterable[str] = (),
+    shadowed: Iterable[str] = (),
 ) -> list[Statement]:
     """The top-level statements of a code cell's ``source``, each analysed.
 
     ``imported`` names the modules earlier cells imported: calls on them change
     module state only in a few known ways (a random seed, a dropped result).
+    ``shadowed`` names the builtins earlier cells rebind: reading one is a use.
 
     >>> [(sorted(s.binds), sorted(s.uses), sorted(s.mutates)) for s in statements(
     ...     "import numpy as np\\nx = np.zeros(3)\\nx[0] = 1\\nrows.append(x)")]
@@ -314,7 +325,7 @@ def statements(
             lines, node.lineno, body[index - 1] if index else None
         )
         module = ast.Module(body=[node], type_ignores=[])
-        statement.uses = _undefined(module, where, {"get_ipython"})
+        statement.uses = _undefined(module, where, {"get_ipython"}, shadowed)
         if any(
             isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             for n in ast.walk(node)
@@ -322,7 +333,7 @@ def statements(
             stripped = ast.Module(
                 body=[_WithoutBodies().visit(copy.deepcopy(node))], type_ignores=[]
             )
-            immediate = _undefined(stripped, where, {"get_ipython"})
+            immediate = _undefined(stripped, where, {"get_ipython"}, shadowed)
             statement.deferred = {n: v for n, v in statement.uses.items() if n not in immediate}
             statement.uses = immediate
         statement.bindings = bindings(ast.Module(body=[node], type_ignores=[]))
@@ -726,6 +737,7 @@ def notebook_statements(
     found: list[Statement] = []
     skipped: dict[int, str] = {}
     imported: set[str] = set()
+    shadowed: set[str] = set()  # builtins rebound so far (`def sum(x, y)`)
     for cell in cells:
         if not cell.is_code or not cell.source.strip():
             continue
@@ -734,13 +746,18 @@ def notebook_statements(
             continue
         try:
             analysed = statements(
-                cell.source, cell.number, f"{where}cell {cell.number}", imported=imported
+                cell.source,
+                cell.number,
+                f"{where}cell {cell.number}",
+                imported=imported,
+                shadowed=shadowed,
             )
         except CellSyntaxError as error:
             skipped[cell.number] = str(error)
             continue
         for statement in analysed:
             imported = (imported - statement.kills) | statement.imports
+            shadowed |= statement.binds & BUILTINS
         found.extend(analysed)
     return found, skipped
 

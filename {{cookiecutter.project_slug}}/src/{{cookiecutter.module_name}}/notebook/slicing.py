@@ -198,7 +198,9 @@ def needed(cells: Sequence[Cell], source: str, where: str = "<cell>", prefix: st
     """
     earlier, skipped = notebook_statements(cells, prefix)
     deferred = link(earlier)
-    sliced = backward_slice(earlier, with_deferred(free_names(source, where), deferred))
+    shadowed = {name for s in earlier for name in s.binds} & BUILTINS
+    needs = free_names(source, where, shadowed=shadowed)
+    sliced = backward_slice(earlier, with_deferred(needs, deferred))
     sliced.skipped = skipped
     return sliced
 
