@@ -52,6 +52,8 @@ def test_extract_cell_turns_the_model_cell_into_the_kmeans_script(project):
     assert (flakes.returncode, flakes.stdout) == (0, "")
     lint = project.run("ruff", "check", "--no-cache", "scripts/kmeans.py", check=False)
     assert lint.returncode == 0, lint.stdout
+    formatted = project.run("ruff", "format", "--check", "--no-cache", "scripts/kmeans.py", check=False)
+    assert formatted.returncode == 0, formatted.stdout  # the pre-commit hook leaves it as it is
     checked = invoke(project, "lint", "--", "scripts/kmeans.py")
     assert checked.stdout.strip() == "lint: no problems"
 
