@@ -60,6 +60,7 @@ COMMON_FILES = {
     "src/{module}/paths.py",
     "src/{module}/provenance.py",
     "src/{module}/rawfiles.py",
+    "src/{module}/settings.py",
     "src/{module}/readers.py",
     "src/{module}/results.py",
     "src/{module}/sweep.py",

@@ -186,7 +186,10 @@ def locate(name: str | os.PathLike) -> Path:
         raise NotebookError(f"{name} is ambiguous: it could be {listed}; give the path")
     if stems:
         return next(p for p in sorted(found, key=lambda p: p.suffix != wanted[0].suffix))
-    raise NoSuchNotebook(f"{path} does not exist; {_what_exists(folder / path)}")
+    # The hint lists the folder the user meant: the one given, else its place in notebooks/.
+    bare = len(path.parts) == 1 or not path.parent.is_dir()
+    meant = folder / path if bare and (folder / path).parent.is_dir() else path
+    raise NoSuchNotebook(f"{path} does not exist; {_what_exists(meant)}")
 
 
 def notebooks_under(folder: Path) -> list[Path]:
@@ -317,13 +320,14 @@ def _paired_file(path: Path, nb) -> Path | None:
 
 def _what_exists(path: Path) -> str:
     folder = path.parent
+    name = shown_path(folder) if folder.is_absolute() else str(folder)
     if not folder.is_dir():
-        return f"there is no folder {folder}: give a notebook's path, e.g. notebooks/explore.ipynb"
+        return f"there is no folder {name}: give a notebook's path, e.g. notebooks/explore.ipynb"
     found = sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb")
     if not found:
-        return f"{folder} holds no .ipynb notebook: give the path of a notebook"
-    shown = ", ".join(found[:8]) + (", ..." if len(found) > 8 else "")
-    return f"{folder} holds {shown}: give one of them"
+        return f"{name} holds no .ipynb notebook: give the path of a notebook"
+    listed = ", ".join(found[:8]) + (", ..." if len(found) > 8 else "")
+    return f"{name} holds {listed}: give one of them"
 
 
 def find_cell(
