@@ -11,9 +11,10 @@ Under ``%run -i`` the script reuses the inputs the notebook already holds
 (``--fresh`` recomputes them) and says so: it notes which names exist in its
 globals before its own code runs, which is exactly what ``%run -i`` shares.
 
-The analysis is :mod:`.cells` (pyflakes' scopes over every statement); the
-script is checked with pyflakes before it is written: it never uses a name it
-does not define.
+The analysis and the slice are :mod:`.notebook` (pyflakes' scopes over every
+statement, function bodies counted where called); this module only writes the
+script, checks it with pyflakes (it never uses a name it does not define) and
+formats it as ``ruff format`` does.
 """
 
 from __future__ import annotations
