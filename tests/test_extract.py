@@ -44,7 +44,10 @@ def test_extract_cell_turns_the_model_cell_into_the_kmeans_script(project):
     ]
     script = project.path / "scripts" / "kmeans.py"
     text = script.read_text()
-    assert '_script.parser.add_argument("--k", type=int, default=3, help="number of clusters' in text
+    assert (
+        '_script.parser.add_argument(\n    "--k",\n    type=int,\n    default=3,\n'
+        '    help="number of clusters (default: %(default)s)",\n)'
+    ) in text
     assert "k = args.k  # number of clusters\nseed = args.seed  # random seed" in text
     assert 'results.save(\n    "kmeans",' in text and "args=args," in text
     assert "penguins = data.load" in text and "data.tables()" not in text
