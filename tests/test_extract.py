@@ -48,8 +48,8 @@ def test_extract_cell_turns_the_model_cell_into_the_kmeans_script(project):
         '_script.parser.add_argument(\n    "--k",\n    type=int,\n    default=3,\n'
         '    help="number of clusters (default: %(default)s)",\n)'
     ) in text
-    assert "k = args.k  # number of clusters\nseed = args.seed  # random seed" in text
-    assert 'results.save(\n    "kmeans",' in text and "args=args," in text
+    assert "k = _script.args.k  # number of clusters\nseed = _script.args.seed  # random seed" in text
+    assert 'results.save(\n    "kmeans",' in text and "args=_script.args," in text
     assert "penguins = data.load" in text and "data.tables()" not in text
     flakes = project.run("python", "-m", "pyflakes", "scripts/kmeans.py", check=False)
     assert (flakes.returncode, flakes.stdout) == (0, "")
