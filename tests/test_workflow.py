@@ -3,8 +3,9 @@
 Raw penguin CSV -> SQLite (etl) -> the model cell as a script (extract-cell) ->
 a sweep over k (sweep, Dask) -> results -> the paper figure (figures) -> every
 notebook run top to bottom (check-notebooks, which leaves results/ and figures/
-as they were; the results notebook, run as a user runs it, runs the script with `%run -i`). Each step's output is checked against an independent
-reading of the raw data, not against what the step itself reports.
+as they were; the results notebook, run as a user runs it, runs the script with
+`%run -i`). Each step's output is checked against an independent reading of the
+raw data, not against what the step itself reports.
 """
 
 from __future__ import annotations
