@@ -153,7 +153,8 @@ def run_notebook(path: str | os.PathLike, timeout: float = 600) -> NotebookRun:
         timeout=timeout,
         resources={"metadata": {"path": str(notebook.path.parent)}},
     )
-    run = NotebookRun(files.shown_path(notebook.path), len(document.cells), 0.0)
+    # Named as lint places its findings: the paired script when its cells are the ones run.
+    run = NotebookRun(files.shown_path(notebook.script or notebook.path), len(document.cells), 0.0)
     number, line = 0, 1
     started = time.monotonic()
     # The kernel process's own log (not the cells' output) is kept to explain a dead kernel.
