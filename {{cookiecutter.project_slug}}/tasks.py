@@ -71,7 +71,7 @@ def etl(c, names=None, db=None, force=False, on_bad_lines="error", quiet=False):
             )
 
 
-@task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})
+@task(help={"notebook": "a notebook (.ipynb or paired .py): its path, or its name in notebooks/"})
 def cells(c, notebook):
     """List a notebook's cells: number, kind, In [n], tags, first line, names each needs."""
     from {{ cookiecutter.module_name }} import notebook as notebooks
@@ -83,7 +83,7 @@ def cells(c, notebook):
 
 @task(
     help={
-        "notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb",
+        "notebook": "a notebook (.ipynb or paired .py): its path, or its name in notebooks/",
         "cell": "cell number as `invoke cells` shows it (1 = first), or a cell id, tag or title",
         "name": "script and results name (scripts/NAME.py, results/NAME/); default: tag or title",
         "execution_count": "read CELL as an execution count: the code cell that ran as In [CELL]",
