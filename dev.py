@@ -4,6 +4,7 @@
     python3 dev.py demo   bake the worked example into build/demo/ and run its workflow
     python3 dev.py test   install the test tools into .venv/ and run the whole test suite
     python3 dev.py bench [NAME ...]   run benchmarks/NAME.py (all by default) in a baked project
+    python3 dev.py sync-notebooks     write each example notebook's .ipynb from its py:percent script
 
 Both can be run again at any time: environments are reused while their
 requirements are unchanged, and the demo project is baked afresh each time.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,6 +146,68 @@ def bench(names: list[str]) -> int:
     return 0
 
 
+TEMPLATE_NOTEBOOKS = HERE / "{{cookiecutter.project_slug}}" / "notebooks"
+
+
+def example_scripts() -> list[Path]:
+    """The template's example notebooks' py:percent scripts (their names hold Jinja)."""
+    return sorted(p for p in TEMPLATE_NOTEBOOKS.rglob("*") if p.name.endswith(".py{% endif %}"))
+
+
+def paired_ipynb(script: Path) -> Path:
+    """The shipped ``.ipynb`` of ``script``: the same name, Jinja condition included."""
+    return script.with_name(script.name.replace(".py{% endif %}", ".ipynb{% endif %}"))
+
+
+def notebook_text(script: Path) -> str:
+    """The ``.ipynb`` jupytext makes of ``script``, with cell ids that depend only on the script.
+
+    Needs jupytext: ``sync-notebooks`` runs it in the test environment (.venv/).
+    """
+    import jupytext
+
+    # Jinja expressions ({{ cookiecutter.project_slug }} in the kernelspec header) are not
+    # YAML: each stands in as a plain word while jupytext works, and is put back after.
+    expressions: list[str] = []
+
+    def stand_in(match: re.Match) -> str:
+        expressions.append(match.group(0))
+        return f"jinja{len(expressions) - 1}expression"
+
+    text = re.sub(r"\{\{.*?\}\}", stand_in, script.read_text(encoding="utf-8"))
+    notebook = jupytext.reads(text, fmt="py:percent")
+    stem = paired_ipynb(script).name.split("%}")[1].removesuffix(".ipynb{")
+    for number, cell in enumerate(notebook.cells):
+        cell.id = hashlib.sha1(f"{stem}:{number}".encode()).hexdigest()[:8]
+    notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+    notebook.metadata["jupytext"].pop("text_representation", None)
+    written = jupytext.writes(notebook, fmt="ipynb")
+    for number, expression in enumerate(expressions):
+        written = written.replace(f"jinja{number}expression", expression)
+    return written
+
+
+def write_notebooks() -> list[Path]:
+    """Write every example's ``.ipynb`` whose text differs from what its script makes."""
+    written = []
+    for script in example_scripts():
+        target, text = paired_ipynb(script), notebook_text(script)
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+    return written
+
+
+def sync_notebooks() -> int:
+    """Write the example notebooks' .ipynb files from their scripts (idempotent)."""
+    python = test_environment()
+    code = "import dev\nfor path in dev.write_notebooks(): print('[dev.py] wrote', path.name)"
+    done = subprocess.run([str(python), "-c", code], cwd=HERE)
+    if done.returncode == 0:
+        say("the example notebooks' .ipynb files match their scripts")
+    return done.returncode
+
+
 def demo() -> int:
     project, project_python = baked_project("demo")
     invoke = project_python.parent / "invoke"
@@ -158,7 +222,12 @@ def demo() -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"demo": lambda: demo(), "test": lambda: test(argv[1:]), "bench": lambda: bench(argv[1:])}
+    commands = {
+        "demo": lambda: demo(),
+        "test": lambda: test(argv[1:]),
+        "bench": lambda: bench(argv[1:]),
+        "sync-notebooks": lambda: sync_notebooks(),
+    }
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

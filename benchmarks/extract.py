@@ -9,7 +9,10 @@ markdown) and times, in this process:
   write the script), and of a cell in the middle;
 - ``listing`` (what ``invoke cells`` prints) of the whole notebook;
 - the same extraction in a new Python process, imports included (what a user waits for,
-  less invoke's own start).
+  less invoke's own start);
+- the whole corpus of notebooks written by others (``tests/data/notebooks``, 161
+  notebooks): every code cell of every notebook built into a script (no file written),
+  against reading those notebooks with ``jupytext.read``, once each.
 
 It prints each time, its ratio to the reference, and the peak RSS. No assertion:
 the numbers are for a person to read.
@@ -87,7 +90,9 @@ def main() -> None:
 
     # The baked project's package (penguin_study for the default answers).
     package = next(p.name for p in Path("src").iterdir() if (p / "extract.py").is_file())
-    cells = importlib.import_module(f"{package}.cells")
+    notebooks = importlib.import_module(f"{package}.notebook")
+    scope = importlib.import_module(f"{package}.notebook.scope")
+    listing = importlib.import_module(f"{package}.notebook.listing").listing
     extract = importlib.import_module(f"{package}.extract")
 
     folder = Path(tempfile.mkdtemp(prefix="bench-extract-"))
@@ -96,11 +101,11 @@ def main() -> None:
     middle = 75 if notebook_of(150).cells[74].cell_type == "code" else 74
 
     def extract_last():
-        cells._to_python.cache_clear()  # each run starts cold, as `invoke extract-cell` does
+        scope._to_python.cache_clear()  # each run starts cold, as `invoke extract-cell` does
         extract.extract_cell(path, 150, name="last", force=True, scripts_dir=folder / "scripts")
 
     def extract_middle():
-        cells._to_python.cache_clear()
+        scope._to_python.cache_clear()
         extract.extract_cell(path, middle, name="middle", force=True, scripts_dir=folder / "scripts")
 
     def in_a_new_process():
@@ -112,8 +117,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", code, str(path), str(folder / "scripts")], check=True)
 
     def list_cells():
-        cells._to_python.cache_clear()
-        extract.listing(cells.read(path))
+        scope._to_python.cache_clear()
+        listing(notebooks.read(path))
 
     reference = timed(lambda: jupytext.read(path))
     results = {
@@ -129,6 +134,31 @@ def main() -> None:
     goal = results["cell 150, new process"]
     print(
         f"  goal: extraction under 1 s, imports included: {'met' if goal < 1 else 'NOT met'} ({goal:.3f} s)"
+    )
+    corpus = sorted((Path(__file__).resolve().parents[1] / "tests/data/notebooks").rglob("*.ipynb"))
+    start = time.perf_counter()
+    for notebook in corpus:
+        jupytext.read(notebook)
+    read_all = time.perf_counter() - start
+    scope._to_python.cache_clear()
+    start, built, refused = time.perf_counter(), 0, 0
+    for notebook in corpus:
+        try:
+            read = notebooks.read(notebook)
+        except notebooks.NotebookError:
+            continue
+        for cell in read.code_cells():
+            try:
+                extract.build(read, cell, "case")
+                built += 1
+            except extract.ProjectError:
+                refused += 1
+    every_cell = time.perf_counter() - start
+    print(f"corpus: {len(corpus)} notebooks, {built + refused} code cells ({refused} refused)")
+    print(f"  {'jupytext.read of each (reference)':<34} {read_all:8.2f} s")
+    print(
+        f"  {'extract every code cell':<34} {every_cell:8.2f} s  {every_cell / read_all:6.1f} x reference"
+        f"  ({every_cell / max(built + refused, 1) * 1000:.1f} ms a cell)"
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS: {peak:.0f} MiB")

@@ -81,6 +81,7 @@ def main() -> None:
         notebooks = write_project(scratch)
         os.environ["PROJECT_ROOT"] = str(scratch)  # before paths finds the root
         lint = importlib.import_module(f"{package}.lint")
+        check = importlib.import_module(f"{package}.check")
         os.chdir(scratch)
 
         def ruff(*files: str) -> None:
@@ -105,7 +106,7 @@ def main() -> None:
 
         small = scratch / "notebooks" / "small.py"
         small.write_text("# %%\nx = 1\n\n# %%\ny = x + 1\n")
-        run_one = median_s(lambda: lint.run_notebook(small, timeout=60), samples=3)
+        run_one = median_s(lambda: check.run_notebook(small, timeout=60), samples=3)
         python_start = median_s(
             lambda: subprocess.run([sys.executable, "-c", "import ipykernel.kernelapp"], check=True),
             samples=3,

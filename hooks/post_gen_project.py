@@ -1,18 +1,16 @@
-"""Finish the baked project: paired notebooks, a git repository, the next steps.
+"""Finish the baked project: paired notebooks in order, a git repository, the next steps.
 
 Hooks run in the user's cookiecutter environment, which often holds nothing
 but cookiecutter (installed with pipx): this file uses only the standard
-library. It therefore builds each ``.ipynb`` from its ``py:percent`` source with
-a small reader of that format; the template's tests check that jupytext reads
-both files of every pair as the same notebook.
+library. The example notebooks' ``.ipynb`` files are shipped in the template,
+written from their ``py:percent`` scripts by jupytext (``python3 dev.py
+sync-notebooks``); the template's tests check that they have not drifted apart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,123 +18,22 @@ from pathlib import Path
 
 CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-CELL_MARKER = re.compile(r"^# %%(?=\s|$)(?P<rest>.*)$")
-CELL_TYPE = re.compile(r"\[(?P<type>markdown|md|raw)\]")
-# jupytext comments out magics and shell escapes in scripts ("# %matplotlib inline").
-COMMENTED_MAGIC = re.compile(r"^(?P<indent>\s*)# (?P<magic>(%%?|!)\S.*)$")
-METADATA_ITEM = re.compile(r"""(?P<key>[A-Za-z_][\w.-]*)=(?P<value>"[^"]*"|\[[^\]]*\]|\{[^}]*\}|\S+)""")
 
+def order_pairs(folder: Path) -> list[Path]:
+    """Make each paired ``py:percent`` script under ``folder`` at least as new as its ``.ipynb``.
 
-def _parse_header(lines: list[str]) -> dict:
-    """The notebook metadata from a jupytext YAML header (the mapping subset it writes)."""
-    root: dict = {}
-    stack: list[tuple[int, dict]] = [(-1, root)]
-    for line in lines:
-        text = line[2:] if line.startswith("# ") else line[1:]
-        if not text.strip():
-            continue
-        indent = len(text) - len(text.lstrip())
-        key, _, value = text.strip().partition(":")
-        while stack[-1][0] >= indent:
-            stack.pop()
-        value = value.strip()
-        if value:
-            stack[-1][1][key] = json.loads(value) if value[0] in '[{"' else value
-        else:
-            child: dict = {}
-            stack[-1][1][key] = child
-            stack.append((indent, child))
-    return root.get("jupyter", {})
-
-
-def _cell_metadata(rest: str) -> tuple[str, dict]:
-    """Cell type and metadata from the text after ``# %%``."""
-    kind = "code"
-    match = CELL_TYPE.search(rest)
-    if match:
-        kind = {"md": "markdown"}.get(match["type"], match["type"])
-        rest = rest[: match.start()] + rest[match.end() :]
-    metadata = {}
-    for item in METADATA_ITEM.finditer(rest):
-        value = item["value"]
-        try:
-            metadata[item["key"]] = json.loads(value)
-        except json.JSONDecodeError:
-            metadata[item["key"]] = value
-    title = METADATA_ITEM.sub("", rest).strip()
-    if title:
-        metadata["title"] = title
-    return kind, metadata
-
-
-def _source(kind: str, lines: list[str]) -> str:
-    while lines and not lines[-1].strip():
-        lines = lines[:-1]
-    while lines and not lines[0].strip():
-        lines = lines[1:]
-    if kind == "code":
-        lines = [COMMENTED_MAGIC.sub(r"\g<indent>\g<magic>", line) for line in lines]
-    else:
-        lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines]
-    return "\n".join(lines)
-
-
-def percent_to_notebook(text: str, name: str) -> dict:
-    """An nbformat 4.5 notebook (as a dict) from the text of a ``py:percent`` script."""
-    lines = text.splitlines()
-    metadata: dict = {}
-    if lines and lines[0] == "# ---":
-        end = lines.index("# ---", 1)
-        metadata = _parse_header(lines[1:end])
-        lines = lines[end + 1 :]
-    metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
-    cells = []
-    current: tuple[str, dict] | None = None
-    body: list[str] = []
-
-    def close() -> None:
-        if current is None:
-            return
-        kind, cell_metadata = current
-        number = len(cells)
-        cell = {
-            "cell_type": kind,
-            "id": hashlib.sha1(f"{name}:{number}".encode()).hexdigest()[:8],
-            "metadata": cell_metadata,
-            "source": _source(kind, body),
-        }
-        if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
-
-    for line in lines:
-        marker = CELL_MARKER.match(line)
-        if marker:
-            close()
-            current, body = _cell_metadata(marker["rest"]), []
-        elif current is not None:
-            body.append(line)
-        elif line.strip():
-            current, body = ("code", {}), [line]
-    close()
-    return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
-
-
-def pair_notebooks(folder: Path) -> list[Path]:
-    """Write the ``.ipynb`` beside every percent script under ``folder``; the list written."""
-    written = []
-    for script in sorted(folder.rglob("*.py")):
-        text = script.read_text(encoding="utf-8")
-        if "# %%" not in text:
-            continue
-        notebook = script.with_suffix(".ipynb")
-        content = percent_to_notebook(text, script.stem)
-        notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        # Jupytext refuses to open a pair whose text file is older than the notebook.
-        stamp = notebook.stat().st_mtime_ns
-        os.utime(script, ns=(stamp, stamp))
-        written.append(notebook)
-    return written
+    The template ships both files of every example notebook (``python3 dev.py
+    sync-notebooks`` writes the ``.ipynb``); cookiecutter copies them in no set
+    order, and jupytext refuses to open a pair whose text file is the older.
+    """
+    touched = []
+    for notebook in sorted(folder.rglob("*.ipynb")):
+        script = notebook.with_suffix(".py")
+        if script.is_file():
+            stamp = max(notebook.stat().st_mtime_ns, script.stat().st_mtime_ns)
+            os.utime(script, ns=(stamp, stamp))
+            touched.append(script)
+    return touched
 
 
 def git_init(project: Path, author: str, email: str) -> str:
@@ -188,7 +85,7 @@ def next_steps(context: dict, git_said: str) -> str:
 
 def main() -> int:
     project = Path.cwd()
-    pair_notebooks(project / "notebooks")
+    order_pairs(project / "notebooks")
     said = git_init(project, CONTEXT.get("author_name", ""), CONTEXT.get("author_email", ""))
     print(next_steps(CONTEXT, said))
     return 0

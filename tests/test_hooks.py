@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import jinja2
@@ -79,44 +78,53 @@ def test_the_rendered_context_is_data(tmp_path):
     assert hook.CONTEXT["author_name"] == hostile
 
 
-PERCENT_CASES = {
-    "magics_and_shell": "# %%\n# %matplotlib inline\nx = 1\n# !ls -l\n    # %time f()\n",
-    "metadata_and_title": '# %% Model tags=["parameters"] key="value"\nalpha = 0.1\n',
-    "markdown_raw": (
-        "# %% [markdown]\n# # Title\n#\n# Text with `code`.\n\n# %% [raw]\n# raw text\n\n# %%\n1 + 1\n"
-    ),
-    # jupytext writes two blank lines after a def (PEP 8), as the template sources do
-    "blank_lines_inside": "# %%\nimport os\n\n\ndef f():\n    return os.sep\n\n\n# %%\nf()\n",
-    "cell_magics": "# %%\n# %%time\nx = 1\n\n# %%\n# %%capture out\nprint(1)\n",
-    "code_before_first_marker": "import sys\n\n# %%\nprint(sys.argv)\n",
-}
+def load_dev():
+    spec = importlib.util.spec_from_file_location("dev", TEMPLATE / "dev.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.mark.parametrize("case", sorted(PERCENT_CASES))
-def test_percent_reader_agrees_with_jupytext(post, case):
-    """The hook's stdlib reader gives the cells jupytext gives for the same script."""
-    text = PERCENT_CASES[case]
-    ours = post.percent_to_notebook(text, case)
-    theirs = jupytext.reads(text, fmt="py:percent")
-    assert [(c["cell_type"], c["source"], c["metadata"]) for c in ours["cells"]] == [
-        (c.cell_type, c.source, dict(c.metadata)) for c in theirs.cells
-    ]
+def test_every_shipped_ipynb_is_what_jupytext_makes_of_its_script():
+    """`python3 dev.py sync-notebooks` writes them; a script edited without it fails here."""
+    dev = load_dev()
+    scripts = dev.example_scripts()
+    assert len(scripts) == 3
+    for script in scripts:
+        shipped = dev.paired_ipynb(script)
+        assert shipped.read_text(encoding="utf-8") == dev.notebook_text(script), (
+            f"{shipped.name} differs from {script.name}: run `python3 dev.py sync-notebooks`"
+        )
+        from_script = jupytext.reads(script.read_text(encoding="utf-8"), fmt="py:percent")
+        from_notebook = jupytext.reads(shipped.read_text(encoding="utf-8"), fmt="ipynb")
+        assert [(c.cell_type, c.source) for c in from_script.cells] == [
+            (c.cell_type, c.source) for c in from_notebook.cells
+        ]
+        text = shipped.read_text(encoding="utf-8")
+        assert "{%" not in text and "{#" not in text  # only {{ cookiecutter.* }} is Jinja here
 
 
-def test_pair_notebooks_writes_valid_nbformat(post, tmp_path):
-    import nbformat
+def test_sync_notebooks_is_idempotent():
+    """Writing again changes nothing: the cell ids depend only on the script."""
+    dev = load_dev()
+    script = dev.example_scripts()[0]
+    assert dev.notebook_text(script) == dev.notebook_text(script)
+
+
+def test_order_pairs_makes_each_script_at_least_as_new_as_its_notebook(post, tmp_path):
+    import os
 
     folder = tmp_path / "notebooks"
-    folder.mkdir()
-    (folder / "a.py").write_text(PERCENT_CASES["markdown_raw"])
+    (folder / "figures").mkdir(parents=True)
+    for stem in ("a", "figures/b"):
+        (folder / f"{stem}.py").write_text("# %%\nx = 1\n")
+        (folder / f"{stem}.ipynb").write_text("{}")
+        os.utime(folder / f"{stem}.py", ns=(1_000_000_000, 1_000_000_000))
     (folder / "helper.py").write_text("def f():\n    return 1\n")  # not a notebook
-    written = post.pair_notebooks(folder)
-    assert [p.name for p in written] == ["a.ipynb"]
-    notebook = nbformat.read(folder / "a.ipynb", as_version=4)
-    nbformat.validate(notebook)
-    assert (
-        json.loads((folder / "a.ipynb").read_text())["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
-    )
+    touched = post.order_pairs(folder)
+    assert sorted(p.relative_to(folder).as_posix() for p in touched) == ["a.py", "figures/b.py"]
+    for stem in ("a", "figures/b"):
+        assert (folder / f"{stem}.py").stat().st_mtime_ns >= (folder / f"{stem}.ipynb").stat().st_mtime_ns
 
 
 def test_git_init_reports_a_missing_git(post, tmp_path, monkeypatch):

@@ -97,19 +97,19 @@ def as_flags(text: str, flags: dict[str, str]) -> str:
     return text
 
 
-@task(help={"notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb"})
+@task(help={"notebook": "a notebook (.ipynb or paired .py): its path, or its name in notebooks/"})
 def cells(c, notebook):
     """List a notebook's cells: number, kind, In [n], tags, first line, names each needs."""
-    from {{ cookiecutter.module_name }} import cells as notebook_cells
-    from {{ cookiecutter.module_name }}.extract import listing
+    from {{ cookiecutter.module_name }} import notebook as notebooks
+    from {{ cookiecutter.module_name }}.notebook.listing import listing
 
     with user_errors():
-        print("\n".join(listing(notebook_cells.read(notebook))))
+        print("\n".join(listing(notebooks.read(notebook))))
 
 
 @task(
     help={
-        "notebook": "the notebook (.ipynb, or its paired .py), e.g. notebooks/explore.ipynb",
+        "notebook": "a notebook (.ipynb or paired .py): its path, or its name in notebooks/",
         "cell": "cell number as `invoke cells` shows it (1 = first), or a cell id, tag or title",
         "name": "script and results name (scripts/NAME.py, results/NAME/); default: tag or title",
         "execution_count": "read CELL as an execution count: the code cell that ran as In [CELL]",
@@ -258,7 +258,7 @@ def check_notebooks(c, timeout=600):
     Fails, naming the first failing cell of each notebook, if any fails.
     """
     with user_errors():
-        from {{ cookiecutter.module_name }}.lint import run_notebooks
+        from {{ cookiecutter.module_name }}.check import run_notebooks
 
         runs = run_notebooks(words_after_dashes(c) or None, timeout=timeout)
         failed = total = 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from {{ cookiecutter.module_name }}.cells import CellSyntaxError, free_names, to_python
+from {{ cookiecutter.module_name }}.notebook.scope import CellSyntaxError, free_names, to_python
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,22 @@ def test_to_python_keeps_line_numbers():
 def test_a_syntax_error_names_where_and_what():
     with pytest.raises(CellSyntaxError, match=r"explore.ipynb cell 3, line 2: .*'x = = 2'"):
         free_names("y = 1\nx = = 2", where="explore.ipynb cell 3")
+
+
+def test_a_kernel_cell_is_named_by_its_position_with_in_n_beside_it(tmp_path):
+    """What a kernel knows of a cell (its id or its code) gives the number `invoke cells` prints."""
+    import nbformat
+
+    from {{ cookiecutter.module_name }} import notebook
+
+    cells = [
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("x = 1", id="first", execution_count=7),
+        nbformat.v4.new_code_cell("y = x + 1", id="second", execution_count=3),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "nb.ipynb")
+    read = notebook.read(tmp_path / "nb.ipynb")
+    found = notebook.find_cell(read, source="y = x + 1\n")
+    assert (found.number, found.label) == (3, "cell 3 (In [3])")
+    assert notebook.find_cell(read, cell_id="first").label == "cell 2 (In [7])"
+    assert notebook.find_cell(read, source="z = 0") is None

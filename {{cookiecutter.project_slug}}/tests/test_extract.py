@@ -19,8 +19,11 @@ import jupytext
 import nbformat
 import pytest
 
-from {{ cookiecutter.module_name }} import cells, extract, paths
+from {{ cookiecutter.module_name }} import extract, paths
+from {{ cookiecutter.module_name }} import notebook as cells
 from {{ cookiecutter.module_name }}.errors import ProjectError
+from {{ cookiecutter.module_name }}.notebook import slicing
+from {{ cookiecutter.module_name }}.notebook.listing import listing
 
 CASES = Path(__file__).parent / "extract_cases"
 
@@ -76,16 +79,8 @@ def test_every_expected_script_passes_pyflakes_and_opens_as_a_notebook(script):
 
 def kept(earlier: list[str], cell: str) -> list[str]:
     """The source of the earlier statements that the slice for ``cell`` keeps."""
-    sources = [*earlier, cell]
-    notebook = cells.Notebook(
-        Path("nb.ipynb"), [cells.Cell(i, "code", s) for i, s in enumerate(sources, start=1)]
-    )
-    earlier_statements, _ = cells.notebook_statements(notebook.cells[:-1])
-    deferred = extract.link(earlier_statements)
-    sliced = extract.backward_slice(
-        earlier_statements, extract.with_deferred(cells.free_names(cell), deferred)
-    )
-    return [ast.unparse(s.node) for s in sliced.statements]
+    before = [cells.Cell(i, "code", s) for i, s in enumerate(earlier, start=1)]
+    return [ast.unparse(s.node) for s in slicing.needed(before, cell).statements]
 
 
 @pytest.mark.parametrize(
@@ -156,6 +151,128 @@ def kept(earlier: list[str], cell: str) -> list[str]:
 )
 def test_the_slice_keeps_exactly_what_the_cell_needs(earlier, cell, statements):
     assert kept(earlier, cell) == statements
+
+
+@pytest.mark.parametrize(
+    "earlier, cell, statements",
+    [
+        # A body that mutates and calls a later helper does nothing where it is defined.
+        (
+            [
+                "def step(theta):\n    path.append(theta)\n    return schedule(theta)",
+                "path = []",
+                "def schedule(t):\n    return t / 2",
+                "x0 = 1",
+            ],
+            "z = x0",
+            ["x0 = 1"],
+        ),
+        # ... and where it is called, it needs its helpers, defined after it but before the call.
+        (
+            ["def f(x):\n    return helper(x)", "def helper(x):\n    return x", "y = f(1)"],
+            "z = y",
+            ["def f(x):\n    return helper(x)", "def helper(x):\n    return x", "y = f(1)"],
+        ),
+        # ... transitively, through a helper that calls a helper.
+        (
+            ["def a():\n    return b()", "def b():\n    return c()", "def c():\n    return 1"],
+            "z = a()",
+            ["def a():\n    return b()", "def b():\n    return c()", "def c():\n    return 1"],
+        ),
+        # A call changes what the body changes.
+        (
+            ["path = []", "def add(v):\n    path.append(v)", "add(3)"],
+            "z = path",
+            ["path = []", "def add(v):\n    path.append(v)", "add(3)"],
+        ),
+        # Imports used only inside a kept body are kept.
+        (
+            ["import os, tarfile\ndef fetch():\n    return tarfile.open(os.sep)"],
+            "data = fetch()",
+            ["import os, tarfile", "def fetch():\n    return tarfile.open(os.sep)"],
+        ),
+        # Default values, decorators and base classes run at definition: they are kept.
+        (["d = 3", "def f(x=d):\n    return x"], "z = f()", ["d = 3", "def f(x=d):\n    return x"]),
+        (
+            ["import functools", "@functools.cache\ndef f():\n    return 1"],
+            "z = f()",
+            ["import functools", "@functools.cache\ndef f():\n    return 1"],
+        ),
+        (
+            ["class B:\n    pass", "class C(B):\n    pass"],
+            "z = C()",
+            ["class B:\n    pass", "class C(B):\n    pass"],
+        ),
+        # Lambda and method bodies read their globals where called.
+        (["k = 2", "f = lambda x: x * k"], "z = f(1)", ["k = 2", "f = lambda x: x * k"]),
+        (
+            ["scale = 2", "class M:\n\n    def go(self):\n        return scale"],
+            "z = M().go()",
+            ["scale = 2", "class M:\n\n    def go(self):\n        return scale"],
+        ),
+        # A lambda passed along runs now: what it reads is needed now.
+        (
+            ["k = 2", "ys = list(map(lambda v: v * k, [1]))"],
+            "z = ys",
+            ["k = 2", "ys = list(map(lambda v: v * k, [1]))"],
+        ),
+        # A name bound only in a branch is still the one to keep.
+        (["if c:\n    w = 1"], "z = w", ["if c:\n    w = 1"]),
+        # A builtin that a cell rebinds is that cell's name.
+        (
+            ["def sum(x, y):\n    return x + y"],
+            "print(sum(1, 2))",
+            ["def sum(x, y):\n    return x + y"],
+        ),
+    ],
+)
+def test_function_bodies_count_where_they_are_called(earlier, cell, statements):
+    assert kept(earlier, cell) == statements
+
+
+@pytest.mark.parametrize(
+    "sources, message",
+    [
+        (
+            ["z = later + 1", "later = 1"],
+            "cell 1 of nb.ipynb uses names that no earlier cell defines: later (line 1; cell 2 "
+            "defines it, after this one); move the cells that define them above this one, or "
+            "define them in an earlier cell, or pass --allow-undefined",
+        ),
+        (
+            ["files = !ls", "n = len(files)"],
+            "cell 2 of nb.ipynb uses names that only IPython syntax sets: files (line 1; only "
+            "IPython syntax in cell 1 sets it); compute them in Python instead of IPython syntax, "
+            "or pass --allow-undefined",
+        ),
+        (
+            ["x = 1", "del x", "y = x"],
+            "cell 3 of nb.ipynb uses names that an earlier cell deletes: x (line 1; cell 2 deletes "
+            "it); delete them after this cell, or not at all, or pass --allow-undefined",
+        ),
+    ],
+)
+def test_a_refusal_names_the_true_cause_the_cells_and_the_fix(sources, message):
+    notebook = cells.Notebook(
+        Path("nb.ipynb"), [cells.Cell(i, "code", s) for i, s in enumerate(sources, start=1)]
+    )
+    cell = next(c for c in notebook.cells if c.number == int(message.split()[1]))
+    with pytest.raises(ProjectError) as raised:
+        extract.build(notebook, cell, "case", package="pkg")
+    assert str(raised.value).startswith(message)
+
+
+def test_effects_say_what_code_binds_reads_mutates_and_deletes():
+    found = cells.effects(
+        "import numpy as np\nrows.append(np.pi)\ndel old\ndef f():\n    log.append(1)"
+    )
+    assert found == cells.Effects(
+        binds=frozenset({"np", "f"}),
+        reads=frozenset({"rows", "old", "log"}),
+        mutates=frozenset({"rows"}),
+        deletes=frozenset({"old"}),
+    )
+    assert cells.effects("def f():\n    log.append(1)\nf()").mutates == {"log"}
 
 
 def parameters_of(source: str, earlier: tuple[str, ...] = ()) -> dict:
@@ -354,7 +471,7 @@ def test_a_cell_magic_cell_is_not_python(tmp_path):
 
 
 def test_the_listing_shows_kind_count_tags_and_needs(notebook):
-    lines = extract.listing(cells.read(notebook))
+    lines = listing(cells.read(notebook))
     assert lines[0] == f"{notebook}: 4 cells; code cells: 2, 4"
     assert lines[2].split() == ["2", "code", "In", "[7]", "#first", "x", "=", "1"]
     assert lines[4].endswith("y = x + 1  # two  <- needs x (2)")
@@ -530,13 +647,45 @@ def test_a_script_computes_the_same_alone_and_under_run_i_and_reuses_what_the_no
     assert shown[6] == "63 [0, 21, 42]\n"
 
 
+def test_under_run_i_the_scripts_machinery_stays_out_of_the_notebook(tmp_path):
+    """A user's own `args` and `parser` survive `%run -i`; the script adds the model's names."""
+    notebook = CASES / "transitive" / "notebook.py"
+    made = extract.extract_cell(notebook, 4, name="model", save=False, scripts_dir=tmp_path)
+    earlier = [c.source for c in jupytext.read(notebook).cells[:3]]
+    shown = run_in_kernel(
+        [
+            "\n".join(earlier) + "\nargs, parser = 'mine', 'also mine'",
+            "before = set(globals())",
+            "%run -i model.py",
+            "print(sorted(n for n in set(globals()) - before if not n.startswith('_')))",
+            "print(args, parser, '_script' in globals())",
+        ],
+        cwd=tmp_path,
+    )
+    assert shown[3] == "['argparse', 'before', 'total']\n"
+    assert shown[4] == "mine also mine False\n"
+    assert "_script" in made.text
+
+
+def test_every_expected_script_is_what_ruff_format_writes():
+    """The project's pre-commit hook (ruff format) leaves an extracted script as it is."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache"]
+        + [str(script) for script in expected_scripts()],
+        capture_output=True,
+        text=True,
+        cwd=paths.find_root(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_a_script_under_run_i_leaves_every_variable_in_the_notebook_even_after_an_error(tmp_path):
     """The point of top-level code: after the cell's exception, its variables are there to see."""
     extract.extract_cell(
         CASES / "raises" / "notebook.py", 2, name="fails", save=False, scripts_dir=tmp_path
     )
     shown = run_in_kernel(
-        ["%run -i fails.py --limit 1", "print(checked, limit, values, args.limit)"],
+        ["%run -i fails.py --limit 1", "print(checked, limit, values, _script.args.limit)"],
         cwd=tmp_path,
         allow_errors=True,
     )

@@ -9,7 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from {{ cookiecutter.module_name }} import ProjectError, paths
-from {{ cookiecutter.module_name }}.lint import check_notebook, find_notebooks, lint, run_notebooks
+from {{ cookiecutter.module_name }}.check import find_notebooks, run_notebooks
+from {{ cookiecutter.module_name }}.lint import check_notebook, lint
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +19,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 def root(tmp_path, monkeypatch):
     """An empty project (this one's pyproject.toml, so ruff's settings) that `paths` points at."""
     shutil.copy(PROJECT / "pyproject.toml", tmp_path)
+    shutil.copy(PROJECT / "jupytext.toml", tmp_path)  # pairs notebooks as in a real project
     for folder in ("src", "scripts", "notebooks"):
         (tmp_path / folder).mkdir()
     monkeypatch.setenv("PROJECT_ROOT", str(tmp_path))
@@ -300,3 +302,39 @@ def test_check_notebooks_refuses_an_unknown_name_before_starting_a_kernel(root):
     write(root, "notebooks/good.py", percent("x = 1"))
     with pytest.raises(ProjectError, match="no notebook 'nope' in notebooks/"):
         run_notebooks(["good", "nope"])
+
+
+def test_check_notebooks_leaves_results_and_figures_byte_for_byte_as_they_were(root):
+    """A notebook that reads a result, saves another and rewrites a figure's sidecar changes
+    nothing on disk: it ran against a scratch copy, which is gone afterwards."""
+    from {{ cookiecutter.module_name }} import results
+
+    results.save("exp", {"x": 1})
+    write(root, "figures/fig.json", '{"source": "notebooks/figures/fig.py"}\n')
+    write(root, "figures/fig.pdf", "%PDF-1.4 not really\n")
+    write(
+        root,
+        "notebooks/saver.py",
+        percent(
+            "from {{ cookiecutter.module_name }} import paths, results",
+            'assert results.load_latest("exp") == {"x": 1}',
+            'results.save("exp", {"x": 2})',
+            'assert results.load_latest("exp") == {"x": 2}',
+            '(paths.FIGURES_DIR / "fig.json").write_text("{}")',
+            '(paths.FIGURES_DIR / "fig.pdf").unlink()',
+        ),
+    )
+
+    def snapshot():
+        found = {}
+        for folder in ("results", "figures"):
+            for path in sorted((root / folder).rglob("*")):
+                content = path.read_bytes() if path.is_file() else None
+                found[path.relative_to(root).as_posix()] = content
+        return found
+
+    before = snapshot()
+    [run] = run_notebooks(["saver"], timeout=120)
+    assert run.ok, str(run)
+    assert snapshot() == before
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".check")) == []

@@ -6,13 +6,14 @@
   CSV), ``formats`` (JSON, XML, readers), ``inference`` (exact types); ``readers``: your
   own readers; ``db``: the database's connections and manifest.
 - ``data``: load and query that database from notebooks and scripts.
-- ``cells``, ``extract``: notebook cells, and a cell turned into a script.
+- ``notebook``: notebooks as data (read and pair, cell numbers, scope analysis, slicing);
+  ``extract``: a cell turned into a script.
 - ``results``: numbered, provenance-carrying results of runs.
 - ``figures``: paper figures as PDF and EPS.
 - ``workspace``: an IPython extension listing the notebook's variables, in a cell
   (``%workspace``) or in JupyterLab's sidebar (``%workspace --pane``).
 - ``sweep``: parameter sweeps on a process pool or a Dask cluster.
-- ``lint``: ruff plus the notebook checks (``invoke lint``), and restart-and-run-all
+- ``lint``: ruff plus the notebook checks (``invoke lint``); ``check``: restart-and-run-all
   of the notebooks (``invoke check-notebooks``).
 
 Modules are imported on demand, so ``import <package>`` stays cheap.

@@ -11,9 +11,10 @@ Under ``%run -i`` the script reuses the inputs the notebook already holds
 (``--fresh`` recomputes them) and says so: it notes which names exist in its
 globals before its own code runs, which is exactly what ``%run -i`` shares.
 
-The analysis is :mod:`.cells` (pyflakes' scopes over every statement); the
-script is checked with pyflakes before it is written: it never uses a name it
-does not define.
+The analysis and the slice are :mod:`.notebook` (pyflakes' scopes over every
+statement, function bodies counted where called); this module only writes the
+script, checks it with pyflakes (it never uses a name it does not define) and
+formats it as ``ruff format`` does.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cells as cells_
-from .cells import BUILTINS, Cell, Notebook, Statement
 from .errors import ProjectError
+from .notebook import files, scope, slicing
+from .notebook.files import Cell, Notebook
+from .notebook.scope import Statement
 
 
 class ExtractError(ProjectError):
@@ -150,8 +152,8 @@ def extract_cell(
             f"--name {name!r} is not a valid script name: use letters, digits and underscores "
             "(a Python identifier, e.g. kmeans), without a folder or '.py'"
         )
-    read = cells_.read(notebook)
-    chosen = cells_.select(read, cell, execution_count=execution_count)
+    read = files.read(notebook)
+    chosen = files.select(read, cell, execution_count=execution_count)
     name = name or default_name(read, chosen)
     folder = Path(scripts_dir) if scripts_dir is not None else paths.SCRIPTS_DIR
     target = paths.inside(folder, f"{name}.py")
@@ -164,6 +166,7 @@ def extract_cell(
         )
     source = _relative(Path(notebook))
     result = build(read, chosen, name, save=save, allow_undefined=allow_undefined, source=source)
+    result.text = _formatted(result.text, target, result.notes)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(result.text, encoding="utf-8")
     result.path = target
@@ -178,6 +181,39 @@ def extract_cell(
             )
         )
     return result
+
+
+def _formatted(text: str, target: Path, notes: list[str]) -> str:
+    """``text`` as ``ruff format`` writes it with the project's settings (as pre-commit would).
+
+    The script's hash then survives the first commit. Without ruff (it comes with
+    the ``dev`` extra), the text is kept as it is and a note says so.
+    """
+    import importlib.util
+    import subprocess
+
+    from . import paths
+
+    if importlib.util.find_spec("ruff") is None:
+        notes.append("not formatted: ruff is not installed (pip install -e '.[dev]')")
+        return text
+    try:
+        root = paths.find_root()
+    except ProjectError:
+        root = target.parent
+    # Ruff finds its settings from the file's place: the project's scripts/ folder.
+    place = root / "scripts" / target.name
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(place), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    if done.returncode != 0:
+        notes.append("not formatted: ruff format failed on it")
+        return text
+    return done.stdout
 
 
 def default_name(notebook: Notebook, cell: Cell) -> str:
@@ -222,121 +258,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-# ---- the slice -----------------------------------------------------------------------------
-
-
-@dataclass
-class _Slice:
-    """Earlier statements the cell needs, each with the cell inputs it serves."""
-
-    statements: list[Statement]
-    serves: dict[int, set[str]]  # id(statement) -> direct inputs it is needed for
-    relevant: dict[int, set[str]]  # id(statement) -> the names it was kept for
-    unresolved: dict[str, list[str]]  # name -> where it is used ("line 3", "cell 4, line 1")
-
-
-def backward_slice(earlier: list[Statement], needs: dict[str, list[int]]) -> _Slice:
-    """The statements of ``earlier`` that the names ``needs`` depend on, transitively.
-
-    Walking back from the cell, a statement is kept when it binds or may change
-    a needed name; its own inputs are then needed, and a name it surely rebinds
-    no longer is (the last definition before the cell wins).
-    """
-    serves: dict[int, set[str]] = {}
-    relevant: dict[int, set[str]] = {}
-    unresolved: dict[str, list[str]] = {}
-    for wanted in needs:
-        needed: dict[str, list[str]] = {wanted: [f"line {n}" for n in needs[wanted]]}
-        for statement in reversed(earlier):
-            hit = (statement.binds | statement.mutates) & needed.keys()
-            if not hit:
-                continue
-            serves.setdefault(id(statement), set()).add(wanted)
-            relevant.setdefault(id(statement), set()).update(hit)
-            for name in statement.kills:
-                needed.pop(name, None)
-            for name, lines in statement.uses.items():
-                needed.setdefault(name, []).extend(
-                    f"cell {statement.cell}, line {n}" for n in lines
-                )
-        for name, where in needed.items():
-            if name not in BUILTINS:
-                unresolved.setdefault(name, []).extend(
-                    w for w in where if w not in unresolved.get(name, [])
-                )
-    kept = [s for s in earlier if id(s) in serves]
-    return _Slice(kept, serves, relevant, unresolved)
-
-
-def link(earlier: list[Statement]) -> dict[str, dict[str, list[int]]]:
-    """Connect statements through the names they share; return the functions' deferred reads.
-
-    A statement that uses a function also reads the names its body reads (it may
-    call it) and changes what its body assigns through ``global``; a change made
-    through an alias (``b = a``, ``v = t["a"]``) is a change of the aliased name.
-    """
-    aliases: dict[str, set[str]] = {}
-    writers: dict[str, set[str]] = {}
-    deferred: dict[str, dict[str, list[int]]] = {}
-    path_changed: list[int] = []
-    for statement in earlier:
-        statement.uses = with_deferred(statement.uses, deferred)
-        if statement.is_import and path_changed:
-            # An import after `sys.path.append(...)` may need it: keep both, in order.
-            statement.uses.setdefault("sys", [statement.start])
-        for function in statement.uses.keys() & writers.keys():
-            statement.mutates |= writers[function]
-        changed = set(statement.mutates)
-        for name in list(changed):
-            changed |= aliases.get(name, set())
-        statement.mutates = changed
-        for name in statement.kills:
-            for other in aliases.pop(name, set()):
-                aliases.get(other, set()).discard(name)
-            writers.pop(name, None)
-            deferred.pop(name, None)
-        if statement.deferred:
-            for name in statement.binds:
-                deferred[name] = with_deferred(statement.deferred, deferred)
-        node = statement.node
-        if isinstance(node, ast.Assign) and isinstance(
-            node.value, (ast.Name, ast.Attribute, ast.Subscript)
-        ):
-            source = _base(node.value)
-            for target in node.targets:
-                if isinstance(target, ast.Name) and source and source != target.id:
-                    group = {source, target.id} | aliases.get(source, set())
-                    for member in group:
-                        aliases[member] = group - {member}
-        if statement.writes_globals:
-            for name in statement.kills:
-                writers[name] = set(statement.writes_globals)
-        if "sys" in statement.mutates:
-            path_changed.append(statement.cell)
-    return deferred
-
-
-def with_deferred(
-    uses: dict[str, list[int]], deferred: dict[str, dict[str, list[int]]]
-) -> dict[str, list[int]]:
-    """``uses`` plus what the bodies of the functions it names read, transitively."""
-    found = {name: list(lines) for name, lines in uses.items()}
-    todo = list(found)
-    while todo:
-        name = todo.pop()
-        for inner in deferred.get(name, {}):
-            if inner not in found:
-                found[inner] = list(found[name])
-                todo.append(inner)
-    return found
-
-
-def _base(node: ast.AST) -> str | None:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
 # ---- the script ----------------------------------------------------------------------------
 
 
@@ -356,18 +277,14 @@ def build(
     package = package or paths.PACKAGE
     source = source or _relative(Path(notebook.shown))
     where = f"cell {cell.number} of {notebook.shown}"
-    if magic := cells_.cell_magic(cell.source):
+    if magic := scope.cell_magic(cell.source):
         raise ExtractError(f"{where} is a %%{magic} cell, not Python: there is no code to extract")
-    target = cells_.statements(cell.source, cell.number, where)
-    earlier, skipped = cells_.notebook_statements(
-        [c for c in notebook.cells if c.number < cell.number], f"{notebook.shown} "
-    )
-    deferred = link(earlier)
-    needs = with_deferred(cells_.free_names(cell.source, where), deferred)
-    sliced = backward_slice(earlier, needs)
+    target = scope.statements(cell.source, cell.number, where)
+    before = [c for c in notebook.cells if c.number < cell.number]
+    sliced = slicing.needed(before, cell.source, where, f"{notebook.shown} ")
     script = _Script(notebook, cell, name, package, source, target, sliced, save, allow_undefined)
-    script.skipped = skipped
-    script.notes.extend(f"skipped cell {n}: {why}" for n, why in skipped.items())
+    script.skipped = sliced.skipped
+    script.notes.extend(f"skipped cell {n}: {why}" for n, why in sliced.skipped.items())
     return script.extraction()
 
 
@@ -384,17 +301,20 @@ class _Script:
         self.skipped: dict[int, str] = {}
         self.converted: dict[int, list[str]] = {}
         for number in {s.cell for s in sliced.statements} | {cell.number}:
-            text, notes = cells_.to_script(notebook.cells[number - 1].source)
+            text, notes = scope.to_script(notebook.cells[number - 1].source)
             self.converted[number] = text.splitlines()
             if number == cell.number:
                 self.notes.extend(f"cell {number}, {note}" for note in notes)
         everything = [*sliced.statements, *target]
         self.taken = _names_in(everything)
-        self.args = _free_name("args", self.taken)
-        self.parser = _free_name("parser", self.taken)
-        self.held = _free_name("notebook_names", self.taken)
-        self.reused = _free_name("reused", self.taken)
-        self.missing = _free_name("missing", self.taken)
+        # The script's own machinery lives in one object, deleted at the end: under
+        # `%run -i` it neither overwrites the notebook's names nor joins them.
+        self.machinery = _free_name("_script", self.taken)
+        self.args = f"{self.machinery}.args"
+        self.parser = f"{self.machinery}.parser"
+        self.held = f"{self.machinery}.notebook"
+        self.reused = f"{self.machinery}.reused"
+        self.missing = f"{self.machinery}.missing"
         self.parameters = self._parameters(everything)
         self.parameter_names = {p.name for p in self.parameters}
 
@@ -424,8 +344,8 @@ class _Script:
             ):
                 continue
             lines = self.notebook.cells[statement.cell - 1].source
-            help_text = cells_.trailing_comment(
-                cells_.to_python(lines), statement.node.end_lineno or 0
+            help_text = scope.trailing_comment(
+                scope.to_python(lines), statement.node.end_lineno or 0
             )
             found.append(Parameter(name, value, help_text, statement.cell))
         options = [p.option for p in found]
@@ -448,9 +368,11 @@ class _Script:
             else:
                 body_statements.append(statement)
         gathered_imports = self._import_lines(imports)
-        unresolved = dict(sliced.unresolved)
-        if unresolved.pop("display", None) is not None:
+        missing = dict(sliced.missing)
+        if (display := missing.get("display")) is not None and display.cause == "undefined":
+            del missing["display"]
             gathered_imports.append(("IPython.display", "from IPython.display import display"))
+        missing = {n: m for n, m in missing.items() if n not in self.parameter_names}
         inputs = {
             name: s.cell
             for s in body_statements
@@ -467,9 +389,9 @@ class _Script:
         )
         assigned, not_saved = self._saved()
         results_name = self._results_name(gathered_imports)
-        undefined = {n: w for n, w in unresolved.items() if n not in self.parameter_names}
+        undefined = {n: m.where for n, m in missing.items()}
         if undefined and not self.allow_undefined:
-            raise ExtractError(self._undefined_message(undefined))
+            raise ExtractError(slicing.refusal(self.notebook, self.cell, sliced, missing))
         sections = [
             self._header(),
             self._imports(gathered_imports, results_name, bool(undefined)),
@@ -479,6 +401,7 @@ class _Script:
         ]
         if self.save:
             sections.append(self._save(results_name, assigned))
+        sections.append(f"del {self.machinery}  # the script's own names stay out of the notebook")
         text = "\n\n".join(s.rstrip("\n") for s in sections if s) + "\n"
         self._check(text, undefined)
         return Extraction(
@@ -561,7 +484,8 @@ class _Script:
         args, parser = self.args, self.parser
         out = [
             "# %% Parameters",
-            f"{self.held} = set(globals())  # under `%run -i`: the notebook's names (alone: none)",
+            "# Under `%run -i` the notebook's names are in globals() (alone: none).",
+            f"{self.machinery} = argparse.Namespace(notebook=set(globals()))",
             f"{parser} = argparse.ArgumentParser(",
             "    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter",
             ")",
@@ -605,7 +529,7 @@ class _Script:
         if not statements:
             return ""
         numbers = {s.cell for s in statements}
-        cells_used = ("cells " if len(numbers) > 1 else "cell ") + cells_._ranges(numbers)
+        cells_used = ("cells " if len(numbers) > 1 else "cell ") + files.ranges(numbers)
         out = [f"# %% Inputs, from {cells_used} of {self.source}"]
         if reusable:
             listed = ", ".join(json.dumps(n) for n in reusable)
@@ -691,33 +615,6 @@ class _Script:
 
     # -- checks
 
-    def _undefined_message(self, undefined: dict[str, list[str]]) -> str:
-        later, _ = cells_.notebook_statements(self.notebook.cells[self.cell.number :])
-        defined_later = {}
-        for statement in reversed(later):
-            for name in statement.binds & undefined.keys():
-                defined_later[name] = f"; cell {statement.cell} defines it, after this one"
-        listed = "; ".join(
-            f"{n} ({', '.join(w[:3])}{defined_later.get(n, '')})"
-            for n, w in sorted(undefined.items())
-        )
-        hint = "define them in an earlier cell"
-        if defined_later:
-            hint = (
-                "move the cells that define them above this one, or define them in an earlier cell"
-            )
-        if any(s.star_import for s in self.sliced.statements) or "get_ipython" in undefined:
-            hint = "import them by name (not with *), use Python instead of IPython syntax"
-        if self.skipped:
-            hint = (
-                f"fix cell {cells_._ranges(self.skipped)}, which does not run as Python, or {hint}"
-            )
-        return (
-            f"cell {self.cell.number} of {self.notebook.shown} uses names that no earlier cell "
-            f"defines: {listed}; {hint}, or pass --allow-undefined to take them from the notebook "
-            "under %run -i"
-        )
-
     def _check(self, text: str, undefined: dict[str, list[str]]) -> None:
         """pyflakes on the script: a name used but never defined (IPython syntax) fails here."""
         try:
@@ -745,9 +642,8 @@ class _Script:
                 f"{n} (script line {', '.join(map(str, v[:3]))})" for n, v in missing.items()
             )
             raise ExtractError(
-                f"cell {self.cell.number} of {self.notebook.shown} relies on names only IPython "
-                f"syntax (magics, !shell) or a later `del` provides: {listed}; compute them in "
-                "Python in the "
+                f"cell {self.cell.number} of {self.notebook.shown} uses names that only its own "
+                f"IPython syntax (magics, !shell) sets: {listed}; compute them in Python in the "
                 "notebook, or pass --allow-undefined to take them from the notebook under %run -i"
             )
 
@@ -942,47 +838,3 @@ def _from_line(module: str, names: list[str]) -> str:
     if len(line) <= 100:
         return line
     return f"from {module} import (\n" + "".join(f"    {n},\n" for n in ordered) + ")"
-
-
-# ---- listing -------------------------------------------------------------------------------
-
-
-def listing(notebook: Notebook) -> list[str]:
-    """One line per cell: number, kind, ``In [n]``, tags, first line, and what a code cell needs.
-
-    The names a code cell needs are those it reads without defining, each with
-    the last earlier cell that defines it (``?`` when none does).
-    """
-    lines = [f"{notebook.note}"] if notebook.note else []
-    code = cells_._ranges(c.number for c in notebook.code_cells())
-    lines.append(f"{notebook.shown}: {len(notebook.cells)} cells; code cells: {code or 'none'}")
-    defined_in: dict[str, int] = {}
-    imported: set[str] = set()
-    for cell in notebook.cells:
-        count = f"In [{cell.execution_count}]" if cell.execution_count is not None else ""
-        tags = " ".join(f"#{t}" for t in cell.tags)
-        first = cell.first_line
-        first = first if len(first) <= 48 else first[:47] + "…"
-        needs = ""
-        if cell.is_code and cell.source.strip():
-            magic = cells_.cell_magic(cell.source)
-            try:
-                analysed = (
-                    [] if magic else cells_.statements(cell.source, cell.number, imported=imported)
-                )
-                free = {} if magic else cells_.free_names(cell.source)
-            except cells_.CellSyntaxError as error:
-                needs = f"does not parse: {str(error).split(': ', 1)[-1]}"
-                analysed, free = [], {}
-            if free:
-                needs = "needs " + ", ".join(
-                    f"{n} ({defined_in[n]})" if n in defined_in else f"{n} (?)"
-                    for n in sorted(free)
-                )
-            for statement in analysed:
-                imported = (imported - statement.kills) | statement.imports
-                for name in statement.binds:
-                    defined_in[name] = cell.number
-        row = f"{cell.number:>4}  {cell.kind:<8} {count:<9} {tags + '  ' if tags else ''}{first}"
-        lines.append(f"{row}  <- {needs}" if needs else row)
-    return lines

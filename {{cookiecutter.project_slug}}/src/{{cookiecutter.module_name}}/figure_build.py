@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import linecache
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import figures, paths
+from .notebook import files
 
-CELL = re.compile(r"^# %%")
 BUILT, UP_TO_DATE, FAILED, NO_SAVEFIG = "built", "up to date", "FAILED", "no savefig"
 
 
@@ -125,7 +124,9 @@ def why_stale(source: Path, records: list[dict]) -> str | None:
 def plan(names=(), force: bool = False) -> list[Source]:
     """The sources named (all when none), each with why it must run or None.
 
-    A name is a source's file name with or without extension, or a figure's name.
+    A name is a source's file name with or without extension, its path (as
+    ``invoke cells`` and ``extract-cell`` take it, ``figures/kmeans_purity.py``
+    found under ``notebooks/``), or a figure's name.
     """
     grouped = _by_source()
     every = []
@@ -140,6 +141,11 @@ def plan(names=(), force: bool = False) -> list[Source]:
     chosen = []
     for name in wanted:
         matches = [s for s in every if name in (s.path.name, s.path.stem, *s.figures)]
+        try:
+            located = files.locate(name).resolve().with_suffix("")
+        except files.NotebookError:
+            located = None
+        matches = matches or [s for s in every if s.path.resolve().with_suffix("") == located]
         if not matches:
             known = ", ".join(
                 sorted({s.path.stem for s in every} | {f for s in every for f in s.figures})
@@ -371,20 +377,24 @@ def _watch_reads(into: set) -> None:
 
 
 def cell_of(text: str, line: int) -> int:
-    """The number (from 1) of the py:percent cell holding ``line``.
+    """The number (from 1) of the py:percent cell holding ``line``, as jupytext splits the text.
+
+    A commented cell magic (``# %%capture``) is code inside a cell, not a new cell:
 
     >>> cell_of("# %%\\nimport os\\n\\n# %% [markdown]\\n# hi\\n\\n# %%\\nx = 1\\n", 8)
     3
+    >>> cell_of("# %%\\n# %%capture\\nx = 1\\n\\n# %%\\ny = 1 / 0\\n", 6)
+    2
     """
-    lines = text.splitlines()
-    markers = [i + 1 for i, content in enumerate(lines) if CELL.match(content)]
-    body = lines[: markers[0] - 1] if markers else lines
-    # Code before the first marker (after jupytext's YAML header) is a cell of its own.
-    header_end = 0
-    if body and body[0].startswith("# ---"):
-        header_end = next((i + 1 for i in range(1, len(body)) if body[i].startswith("# ---")), 0)
-    leading = any(content.strip() for content in body[header_end:])
-    return int(leading) + sum(1 for marker in markers if marker <= line) or 1
+    return sum(start < line for start in files.cell_starts(text)) or 1
+
+
+def _line_in_cell(text: str, line: int) -> int:
+    """The line of ``line`` within its cell, the cell's ``# %%`` marker not counted."""
+    starts = files.cell_starts(text)
+    start = starts[cell_of(text, line) - 1] if starts else 0
+    marker = text.splitlines()[start].startswith("# %%") if text.splitlines() else False
+    return line - start - int(marker)
 
 
 def _where(exception: BaseException, path: Path, text: str) -> str:
@@ -411,8 +421,7 @@ def _where(exception: BaseException, path: Path, text: str) -> str:
     details = "".join(traceback.format_exception(type(exception), exception, tb)).rstrip()
     where = f"line {line}"
     if path.suffix == ".ipynb":  # no file lines to point at: count within the cell
-        markers = [i + 1 for i, row in enumerate(text.splitlines()[:line]) if CELL.match(row)]
-        where = f"line {line - (markers[-1] if markers else 0)} of the cell"
+        where = f"line {_line_in_cell(text, line)} of the cell"
     return (
         f"{paths.relative(path)}, cell {cell_of(text, line)}, {where}: {message}\n"
         f"    {line} | {code}\n" + "\n".join("    " + row for row in details.splitlines())

@@ -31,6 +31,10 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?", re.IGNORECASE)
 
 
+# When set, results/ and figures/ are this folder's: see check.run_notebook.
+OUTPUTS_VARIABLE = "PROJECT_OUTPUTS"
+
+
 class ProjectRootNotFound(ProjectError):
     """No project folder could be found."""
 
@@ -99,6 +103,9 @@ def __getattr__(name: str) -> Path:
         "RESULTS_DIR": ("results",),
         "FIGURES_DIR": ("figures",),
     }
+    if name in ("RESULTS_DIR", "FIGURES_DIR") and os.environ.get(OUTPUTS_VARIABLE):
+        # `invoke check-notebooks` points what notebooks save at a scratch folder.
+        return Path(os.environ[OUTPUTS_VARIABLE]).joinpath(*folders[name])
     if name in folders:
         return find_root().joinpath(*folders[name])
     if name == "DATABASE":

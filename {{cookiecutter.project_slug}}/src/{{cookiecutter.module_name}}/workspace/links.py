@@ -1,7 +1,7 @@
 """Where the workspace meets the notebook model: the only place it reads notebooks or code.
 
-Three small functions, so that they can be pointed at the project's one notebook
-reader and scope analysis (``notebook/``) without touching the rest of the workspace:
+Each asks the project's one notebook reader and scope analysis (:mod:`..notebook`),
+so "cell N" and "binds" mean here what they mean in ``invoke cells`` and extract-cell:
 
 - :func:`names_read`: the names a ``%run -i`` script reads from the notebook;
 - :func:`bound_names`: the names a cell's code binds (who set a name);
@@ -22,7 +22,7 @@ def names_read(path: str | Path) -> dict[str, list[int]]:
 
     Raises ``ProjectError`` (or ``OSError``) when the script cannot be read or parsed.
     """
-    from ..cells import free_names
+    from ..notebook import free_names
 
     return free_names(Path(path).read_text(encoding="utf-8"), where=str(path))
 
@@ -33,28 +33,23 @@ def bound_names(source: str) -> frozenset[str]:
     >>> sorted(bound_names("import numpy as np\\n%time x = f(1)\\nfor i in y: pass"))
     ['i', 'np', 'x']
     """
-    import symtable
-
-    from ..cells import to_python
+    from ..notebook import effects
 
     try:
-        table = symtable.symtable(to_python(source), "<cell>", "exec")
-    except (SyntaxError, ValueError):
+        return effects(source).binds
+    except (ProjectError, SyntaxError, ValueError):  # code that does not parse binds nothing
         return frozenset()
-    return frozenset(
-        s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()
-    )
 
 
-# notebook path -> (modification time, cell ids, cell sources), read again when it changes
-_notebooks: dict[Path, tuple[int, list[str | None], list[str]]] = {}
+# notebook path -> (modification time, the notebook as read), read again when it changes
+_notebooks: dict[Path, tuple[int, object]] = {}
 
 
 def cell_number(notebook: Path | None, cell_id: str | None, source: str | None) -> int | None:
     """The 1-based position of a cell in ``notebook`` (as saved), or None when unknown.
 
     Found by the cell's id (JupyterLab sends it with every execution) or else by its
-    code, when exactly one cell of the saved notebook has that code.
+    code (:func:`..notebook.find_cell`).
     """
     if notebook is None:
         return None
@@ -64,21 +59,16 @@ def cell_number(notebook: Path | None, cell_id: str | None, source: str | None) 
         return None
     cached = _notebooks.get(notebook)
     if cached is None or cached[0] != modified:
-        try:
-            import jupytext
+        from .. import notebook as notebooks
 
-            read = jupytext.read(notebook)
-        except (ProjectError, OSError, ValueError, ImportError):
+        try:
+            cached = _notebooks[notebook] = (modified, notebooks.read(notebook))
+        except (ProjectError, OSError, ValueError):
             return None
-        ids = [cell.get("id") for cell in read.cells]
-        sources = [cell.source.strip() for cell in read.cells]
-        cached = _notebooks[notebook] = (modified, ids, sources)
-    _, ids, sources = cached
-    if cell_id is not None and cell_id in ids:
-        return ids.index(cell_id) + 1
-    if source is not None and sources.count(text := source.strip()) == 1:
-        return sources.index(text) + 1
-    return None
+    from ..notebook import find_cell
+
+    cell = find_cell(cached[1], cell_id=cell_id, source=source)
+    return cell.number if cell is not None else None
 
 
 def notebook_of(user_ns: dict) -> Path | None:

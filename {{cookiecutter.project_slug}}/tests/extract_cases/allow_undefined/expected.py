@@ -12,18 +12,19 @@ import sys
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument("--scale", type=int, default=3, help="the scale (default: %(default)s)")
-args = parser.parse_args()
-scale = args.scale  # from cell 1; the scale
+_script.parser.add_argument("--scale", type=int, default=3, help="the scale (default: %(default)s)")
+_script.args = _script.parser.parse_args()
+scale = _script.args.scale  # from cell 1; the scale
 # Extracted with --allow-undefined: data_from_elsewhere must come from the notebook.
-missing = sorted({"data_from_elsewhere"} - notebook_names)
-if missing:
+_script.missing = sorted({"data_from_elsewhere"} - _script.notebook)
+if _script.missing:
     sys.exit(
-        f"allow_undefined.py needs {', '.join(missing)} from the notebook: "
+        f"allow_undefined.py needs {', '.join(_script.missing)} from the notebook: "
         "run it with %run -i in a notebook that defines them"
     )
 data_from_elsewhere = globals()["data_from_elsewhere"]
@@ -32,4 +33,6 @@ data_from_elsewhere = globals()["data_from_elsewhere"]
 scaled = [scale * v for v in data_from_elsewhere]
 
 # %% Save what the cell computed, with the arguments, in results/allow_undefined/
-results.save("allow_undefined", {"scaled": scaled}, args=args)
+results.save("allow_undefined", {"scaled": scaled}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

@@ -11,47 +11,50 @@ import argparse
 from {{ cookiecutter.module_name }} import results as results_store
 
 # %% Parameters
-script_notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-script_parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-script_parser.add_argument(
+_script.parser.add_argument(
     "--args",
     nargs="*",
     default=["--fast"],
     help="the user's own args (default: %(default)s)",
 )
-script_parser.add_argument("--parser", default="csv", help="set in cell 1 (default: %(default)s)")
-script_parser.add_argument(
+_script.parser.add_argument("--parser", default="csv", help="set in cell 1 (default: %(default)s)")
+_script.parser.add_argument(
     "--fresh",
     action=argparse.BooleanOptionalAction,
     default=True,
     help="a parameter named like the script's own option",
 )
-script_parser.add_argument(
+_script.parser.add_argument(
     "--recompute",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-script_args = script_parser.parse_args()
-args = script_args.args  # from cell 1; the user's own args
-parser = script_args.parser  # from cell 1
+_script.args = _script.parser.parse_args()
+args = _script.args.args  # from cell 1; the user's own args
+parser = _script.args.parser  # from cell 1
 
 # %% Inputs, from cell 1 of tests/extract_cases/collisions/notebook.py
-reused = set() if script_args.recompute else script_notebook_names & {"results"}
-if reused:
+_script.reused = set() if _script.args.recompute else _script.notebook & {"results"}
+if _script.reused:
     print(
-        f"collisions: reusing {', '.join(sorted(reused))} from the notebook "
+        f"collisions: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--recompute recomputes them)"
     )
 # cell 1
-if "results" not in reused:
+if "results" not in _script.reused:
     results = {}
 
 # %% Cell 2 of tests/extract_cases/collisions/notebook.py
-fresh = script_args.fresh  # a parameter named like the script's own option
+fresh = _script.args.fresh  # a parameter named like the script's own option
 results[parser] = len(args)
 notebook_names = sorted(results)
 
 # %% Save what the cell computed, with the arguments, in results/collisions/
-results_store.save("collisions", {"notebook_names": notebook_names}, args=script_args)
+results_store.save("collisions", {"notebook_names": notebook_names}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

@@ -11,38 +11,43 @@ import argparse
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument(
+_script.parser.add_argument(
     "--fresh",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-args = parser.parse_args()
+_script.args = _script.parser.parse_args()
 
 # %% Inputs, from cells 1-2 of tests/extract_cases/definitions/notebook.py
-reused = set() if args.fresh else notebook_names & {"FACTOR", "counter"}
-if reused:
+_script.reused = set() if _script.args.fresh else _script.notebook & {"FACTOR", "counter"}
+if _script.reused:
     print(
-        f"definitions: reusing {', '.join(sorted(reused))} from the notebook "
+        f"definitions: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--fresh recomputes them)"
     )
 # cell 1
-if "FACTOR" not in reused:
+if "FACTOR" not in _script.reused:
     FACTOR = 3
-if "counter" not in reused:
+if "counter" not in _script.reused:
     counter = 0
+
 
 def triple(x):
     """Uses the global FACTOR when called."""
     return x * FACTOR
 
-if "counter" not in reused:
+
+if "counter" not in _script.reused:
+
     def bump():
         global counter
         counter += 1
+
 
 class Point:
     def __init__(self, x, y):
@@ -51,8 +56,9 @@ class Point:
     def norm(self):
         return (self.x**2 + self.y**2) ** 0.5
 
+
 # cell 2
-if "counter" not in reused:
+if "counter" not in _script.reused:
     bump()
     bump()
 square = lambda v: v * v  # noqa: E731
@@ -63,4 +69,6 @@ length = p.norm()
 calls = counter
 
 # %% Save what the cell computed, with the arguments, in results/definitions/
-results.save("definitions", {"p": p, "length": length, "calls": calls}, args=args)
+results.save("definitions", {"p": p, "length": length, "calls": calls}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

@@ -12,11 +12,12 @@ import sys
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-args = parser.parse_args()
+_script.args = _script.parser.parse_args()
 
 # %% Inputs, from cells 1-2 of tests/extract_cases/import_path/notebook.py
 # cell 1
@@ -29,4 +30,6 @@ from helpers import double  # a module next to the notebook, found through sys.p
 doubled = double(json.loads("[1, 2]"))
 
 # %% Save what the cell computed, with the arguments, in results/import_path/
-results.save("import_path", {"doubled": doubled}, args=args)
+results.save("import_path", {"doubled": doubled}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

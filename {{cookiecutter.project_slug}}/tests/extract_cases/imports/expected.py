@@ -18,30 +18,32 @@ import numpy as np
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument(
+_script.parser.add_argument(
     "--fresh",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-args = parser.parse_args()
+_script.args = _script.parser.parse_args()
 
 # %% Inputs, from cell 3 of tests/extract_cases/imports/notebook.py
-reused = set() if args.fresh else notebook_names & {"values"}
-if reused:
+_script.reused = set() if _script.args.fresh else _script.notebook & {"values"}
+if _script.reused:
     print(
-        f"stats: reusing {', '.join(sorted(reused))} from the notebook "
+        f"stats: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--fresh recomputes them)"
     )
 # cell 3
-if "values" not in reused:
+if "values" not in _script.reused:
     values = np.arange(5)
 
 # %% Cell 4 of tests/extract_cases/imports/notebook.py
 import itertools
+
 pairs = list(itertools.combinations(values.tolist(), 2))
 counts = OD(Counter([a + b for a, b in pairs]))
 average = mean(math.sqrt(v) for v in counts.values())
@@ -56,5 +58,7 @@ results.save(
         "average": average,
         "where": where,
     },
-    args=args,
+    args=_script.args,
 )
+
+del _script  # the script's own names stay out of the notebook

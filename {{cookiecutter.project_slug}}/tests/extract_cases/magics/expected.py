@@ -14,26 +14,27 @@ from IPython.display import display
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument(
+_script.parser.add_argument(
     "--fresh",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-args = parser.parse_args()
+_script.args = _script.parser.parse_args()
 
 # %% Inputs, from cells 2-3 of tests/extract_cases/magics/notebook.py
-reused = set() if args.fresh else notebook_names & {"squares"}
-if reused:
+_script.reused = set() if _script.args.fresh else _script.notebook & {"squares"}
+if _script.reused:
     print(
-        f"magics: reusing {', '.join(sorted(reused))} from the notebook "
+        f"magics: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--fresh recomputes them)"
     )
 # cell 2
-if "squares" not in reused:
+if "squares" not in _script.reused:
     root = math.sqrt(16)  # was: %time root = math.sqrt(16)
     # cell 3
     squares = [i * i for i in range(int(root))]
@@ -48,4 +49,6 @@ if total:
 half = total / 2
 
 # %% Save what the cell computed, with the arguments, in results/magics/
-results.save("magics", {"total": total, "half": half}, args=args)
+results.save("magics", {"total": total, "half": half}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

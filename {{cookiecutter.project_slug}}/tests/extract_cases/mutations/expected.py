@@ -12,26 +12,40 @@ import random
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument(
+_script.parser.add_argument(
     "--fresh",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-args = parser.parse_args()
+_script.args = _script.parser.parse_args()
 
 # %% Inputs, from cells 1-3 of tests/extract_cases/mutations/notebook.py
-reused = set() if args.fresh else notebook_names & {"model", "n", "noise", "rng", "rows", "table"}
-if reused:
+_script.reused = (
+    set()
+    if _script.args.fresh
+    else _script.notebook
+    & {
+        "model",
+        "n",
+        "noise",
+        "rng",
+        "rows",
+        "table",
+    }
+)
+if _script.reused:
     print(
-        f"mutations: reusing {', '.join(sorted(reused))} from the notebook "
+        f"mutations: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--fresh recomputes them)"
     )
 # cell 1
-if "model" not in reused:
+if "model" not in _script.reused:
+
     class Model:
         def __init__(self):
             self.weights = None
@@ -40,30 +54,31 @@ if "model" not in reused:
             self.weights = sum(xs)
             return self
 
+
 # cell 2
-if "table" not in reused:
+if "table" not in _script.reused:
     table = {"a": [3, 1, 2]}
     table["b"] = [9, 8]
-if "rows" not in reused:
+if "rows" not in _script.reused:
     rows = []
     rows.append(4)
-if "n" not in reused:
+if "n" not in _script.reused:
     n = 1
     n += 1
-if "model" not in reused:
+if "model" not in _script.reused:
     model = Model()
     model.fit([1, 2])
     model.name = "m"
-if "table" not in reused:
+if "table" not in _script.reused:
     view = table["a"]
     view.sort()
-if "rng" not in reused:
+if "rng" not in _script.reused:
     rng = random.Random(0)
-if "noise" not in reused:
+if "noise" not in _script.reused:
     random.seed(1)
     noise = random.random()
 # cell 3
-if "rng" not in reused:
+if "rng" not in _script.reused:
     rng.random()
 
 # %% Cell 4 of tests/extract_cases/mutations/notebook.py
@@ -71,4 +86,6 @@ draw = rng.random()
 summary = (sorted(table), rows, n, model.weights, model.name, noise)
 
 # %% Save what the cell computed, with the arguments, in results/mutations/
-results.save("mutations", {"draw": draw, "summary": summary}, args=args)
+results.save("mutations", {"draw": draw, "summary": summary}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

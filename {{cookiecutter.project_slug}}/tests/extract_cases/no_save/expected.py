@@ -10,12 +10,15 @@ import argparse
 import statistics
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-args = parser.parse_args()
+_script.args = _script.parser.parse_args()
 
 # %% Cell 2 of tests/extract_cases/no_save/notebook.py
 mean = statistics.mean([1, 2, 3])
 print(mean)
+
+del _script  # the script's own names stay out of the notebook

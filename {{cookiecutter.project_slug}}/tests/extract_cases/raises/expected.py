@@ -11,31 +11,34 @@ import argparse
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument(
+_script.parser.add_argument(
     "--limit",
     type=int,
     default=2,
     help="largest allowed value (default: %(default)s)",
 )
-parser.add_argument(
+_script.parser.add_argument(
     "--values",
     nargs="*",
     type=int,
     default=[1, 2, 3],
     help="set in cell 2 (default: %(default)s)",
 )
-args = parser.parse_args()
-limit = args.limit  # from cell 1; largest allowed value
+_script.args = _script.parser.parse_args()
+limit = _script.args.limit  # from cell 1; largest allowed value
 
 # %% Cell 2 of tests/extract_cases/raises/notebook.py
-values = args.values
+values = _script.args.values
 checked = [v for v in values if v <= limit]
 if len(checked) < len(values):
     raise ValueError(f"{len(values) - len(checked)} values above {limit}")
 
 # %% Save what the cell computed, with the arguments, in results/fails/
-results.save("fails", {"checked": checked}, args=args)
+results.save("fails", {"checked": checked}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

@@ -11,28 +11,29 @@ import argparse
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument("--y", type=int, default=0, help="set in cell 1 (default: %(default)s)")
-parser.add_argument(
+_script.parser.add_argument("--y", type=int, default=0, help="set in cell 1 (default: %(default)s)")
+_script.parser.add_argument(
     "--fresh",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-args = parser.parse_args()
-y = args.y  # from cell 1
+_script.args = _script.parser.parse_args()
+y = _script.args.y  # from cell 1
 
 # %% Inputs, from cells 2-3 of tests/extract_cases/redefined/notebook.py
-reused = set() if args.fresh else notebook_names & {"x"}
-if reused:
+_script.reused = set() if _script.args.fresh else _script.notebook & {"x"}
+if _script.reused:
     print(
-        f"redefined: reusing {', '.join(sorted(reused))} from the notebook "
+        f"redefined: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--fresh recomputes them)"
     )
 # cell 2
-if "x" not in reused:
+if "x" not in _script.reused:
     x = [10, 20]  # the last definition before the cell wins
     x.append(30)
     # cell 3
@@ -42,4 +43,6 @@ if "x" not in reused:
 result = sum(x) + y
 
 # %% Save what the cell computed, with the arguments, in results/redefined/
-results.save("redefined", {"result": result}, args=args)
+results.save("redefined", {"result": result}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

@@ -11,28 +11,34 @@ import argparse
 from {{ cookiecutter.module_name }} import results
 
 # %% Parameters
-notebook_names = set(globals())  # under `%run -i`: the notebook's names (alone: none)
-parser = argparse.ArgumentParser(
+# Under `%run -i` the notebook's names are in globals() (alone: none).
+_script = argparse.Namespace(notebook=set(globals()))
+_script.parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 )
-parser.add_argument("--base", type=int, default=10, help="set in cell 1 (default: %(default)s)")
-parser.add_argument(
+_script.parser.add_argument(
+    "--base",
+    type=int,
+    default=10,
+    help="set in cell 1 (default: %(default)s)",
+)
+_script.parser.add_argument(
     "--fresh",
     action="store_true",
     help="recompute the inputs the notebook already holds under %%run -i",
 )
-args = parser.parse_args()
-base = args.base  # from cell 1
+_script.args = _script.parser.parse_args()
+base = _script.args.base  # from cell 1
 
 # %% Inputs, from cells 1-3 of tests/extract_cases/transitive/notebook.py
-reused = set() if args.fresh else notebook_names & {"series"}
-if reused:
+_script.reused = set() if _script.args.fresh else _script.notebook & {"series"}
+if _script.reused:
     print(
-        f"transitive: reusing {', '.join(sorted(reused))} from the notebook "
+        f"transitive: reusing {', '.join(sorted(_script.reused))} from the notebook "
         "(--fresh recomputes them)"
     )
 # cell 1
-if "series" not in reused:
+if "series" not in _script.reused:
     scale = base * 2
     # cell 2
     offset = scale + 1
@@ -44,4 +50,6 @@ if "series" not in reused:
 total = sum(series)
 
 # %% Save what the cell computed, with the arguments, in results/transitive/
-results.save("transitive", {"total": total}, args=args)
+results.save("transitive", {"total": total}, args=_script.args)
+
+del _script  # the script's own names stay out of the notebook

@@ -1,4 +1,4 @@
-"""Notebook cells as data: read a notebook, and analyse what a piece of code needs.
+"""What a piece of notebook code binds, reads, changes and deletes: the one scope analysis.
 
 The analysis is pyflakes' own scope analysis (function bodies deferred,
 comprehension scopes, ``global``, ``del``, ``try/except NameError``), run on
@@ -9,10 +9,10 @@ or break the parse.
 >>> sorted(free_names("y = x + 1\\nprint(y)"))
 ['x']
 
-A notebook is read with jupytext (``.ipynb`` or its paired ``py:percent``
-script alike) into numbered :class:`Cell` objects; each top-level statement of
-a code cell becomes a :class:`Statement` that says which names it binds, reads
-and may change in place, which is what ``extract`` slices on.
+Each top-level statement of a code cell becomes a :class:`Statement` that
+says which names it binds, reads and may change in place, and what its
+function and class bodies read and change when they are called (which is
+what ``slicing`` works on); :func:`effects` sums that up for a whole cell.
 """
 
 from __future__ import annotations
@@ -20,25 +20,22 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
-import json
-import os
 import re
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from io import StringIO
-from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from .errors import ProjectError
+from ..errors import ProjectError
+
+if TYPE_CHECKING:
+    from .files import Cell
 
 
 class CellSyntaxError(ProjectError):
     """Code that does not parse, even after IPython's transformations."""
-
-
-class NotebookError(ProjectError):
-    """A notebook that cannot be read, or a cell that is not in it."""
 
 
 # Magics whose argument is itself Python code run in the user's namespace:
@@ -96,27 +93,32 @@ def parse(source: str, where: str = "<cell>") -> ast.Module:
 
 
 def free_names(
-    source: str, where: str = "<cell>", known: Iterable[str] = ()
+    source: str, where: str = "<cell>", known: Iterable[str] = (), shadowed: Iterable[str] = ()
 ) -> dict[str, list[int]]:
     """Names ``source`` reads without defining them (builtins aside), with their line numbers.
 
     These are the names a notebook silently supplies to a script run with
-    ``%run -i``. ``known`` adds names to treat as defined.
+    ``%run -i``. ``known`` adds names to treat as defined; ``shadowed`` names
+    builtins that earlier code rebinds (``def sum(x, y)``), which count as names.
 
     >>> free_names("def f():\\n    return a\\nb = [c for c in range(3)]")
     {'a': [2]}
     """
-    return _undefined(parse(source, where), where, {"get_ipython", *known})
+    return _undefined(parse(source, where), where, {"get_ipython", *known}, shadowed)
 
 
-def _undefined(tree: ast.AST, where: str, known: Iterable[str] = ()) -> dict[str, list[int]]:
+def _undefined(
+    tree: ast.AST, where: str, known: Iterable[str] = (), shadowed: Iterable[str] = ()
+) -> dict[str, list[int]]:
     from pyflakes import messages
 
     found = _checker()(tree, filename=where, builtins=set(known))
     names: dict[str, list[int]] = {}
+    kept = set(shadowed)
     for message in found.messages:
-        if isinstance(message, messages.UndefinedName) and message.message_args[0] not in BUILTINS:
-            names.setdefault(message.message_args[0], []).append(message.lineno)
+        name = message.message_args[0] if isinstance(message, messages.UndefinedName) else None
+        if name is not None and (name not in BUILTINS or name in kept):
+            names.setdefault(name, []).append(message.lineno)
     return names
 
 
@@ -198,231 +200,6 @@ def cell_magic(source: str) -> str | None:
     return None
 
 
-# ---- notebooks -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One cell: its 1-based position among all cells, kind, source and metadata."""
-
-    number: int
-    kind: str
-    source: str
-    id: str | None = None
-    tags: tuple[str, ...] = ()
-    title: str | None = None
-    execution_count: int | None = None
-
-    @property
-    def first_line(self) -> str:
-        """The first non-blank line of the source (markdown headings without their '#')."""
-        for line in self.source.splitlines():
-            if line.strip():
-                return line.strip().lstrip("#").strip() if self.kind == "markdown" else line.strip()
-        return ""
-
-    @property
-    def is_code(self) -> bool:
-        return self.kind == "code"
-
-
-@dataclass
-class Notebook:
-    """A notebook read from ``path``; ``note`` says which file of a pair was read, and why."""
-
-    path: Path
-    cells: list[Cell]
-    note: str = ""
-    shown: str = ""
-
-    def __post_init__(self) -> None:
-        self.shown = self.shown or str(self.path)
-
-    def code_cells(self) -> list[Cell]:
-        return [c for c in self.cells if c.is_code and c.source.strip()]
-
-
-def notebook_from_nbformat(
-    nb, path: str | os.PathLike, note: str = "", shown: str = ""
-) -> Notebook:
-    """A :class:`Notebook` from an nbformat notebook (what ``jupytext.read`` returns)."""
-    cells = []
-    for number, cell in enumerate(nb.cells, start=1):
-        metadata = cell.get("metadata", {})
-        tags = metadata.get("tags", [])
-        cells.append(
-            Cell(
-                number=number,
-                kind=cell.cell_type,
-                source=cell.source if isinstance(cell.source, str) else "".join(cell.source),
-                id=cell.get("id"),
-                tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
-                title=metadata.get("title") if isinstance(metadata.get("title"), str) else None,
-                execution_count=cell.get("execution_count"),
-            )
-        )
-    return Notebook(Path(path), cells, note, shown)
-
-
-def read(path: str | os.PathLike) -> Notebook:
-    """The notebook at ``path`` (``.ipynb`` or a jupytext script), via jupytext.
-
-    When the notebook has a paired file (``jupytext.toml``, or the notebook's own
-    ``jupytext.formats``) whose cells differ, the newer of the two is read and
-    :attr:`Notebook.note` says so.
-    """
-    path = Path(path)
-    shown = str(path)
-    if path.is_dir():
-        raise NotebookError(f"{shown} is a folder; {_what_exists(path / 'x.ipynb')}")
-    if not path.is_file():
-        raise NotebookError(f"{shown} does not exist; {_what_exists(path)}")
-    main = _read_one(path, shown)
-    pair = _paired_file(path, main)
-    if pair is None:
-        return notebook_from_nbformat(main, path, shown=shown)
-    try:
-        other = _read_one(pair, str(pair))
-    except NotebookError:
-        return notebook_from_nbformat(main, path, shown=shown)
-    if [(c.cell_type, c.source) for c in main.cells] == [
-        (c.cell_type, c.source) for c in other.cells
-    ]:
-        # Identical text: prefer the .ipynb, which also knows execution counts.
-        if path.suffix != ".ipynb" and pair.suffix == ".ipynb":
-            return notebook_from_nbformat(other, pair, shown=shown)
-        return notebook_from_nbformat(main, path, shown=shown)
-    newer, nb = (pair, other) if pair.stat().st_mtime > path.stat().st_mtime else (path, main)
-    older = path if newer == pair else pair
-    note = (
-        f"{newer.name} and {older.name} differ: reading {newer.name}, the newer "
-        f"(`jupytext --sync {shown}` pairs them again)"
-    )
-    return notebook_from_nbformat(nb, newer, note=note, shown=shown)
-
-
-REPAIR = "restore it from git or re-save it in Jupyter"
-
-
-def _read_one(path: Path, shown: str):
-    import jupytext
-
-    try:
-        return jupytext.read(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        reason = (
-            str(error).split(":")[0] if isinstance(error, json.JSONDecodeError) else "not UTF-8"
-        )
-        raise NotebookError(f"{shown} is not a valid notebook ({reason}): {REPAIR}") from None
-    except Exception as error:  # jupytext and nbformat raise many kinds on a damaged file
-        reason = " ".join(str(error).split()) or type(error).__name__
-        if len(reason) > 100:
-            reason = reason[:100].rsplit(" ", 1)[0] + " ..."
-        raise NotebookError(f"{shown} is not a valid notebook ({reason}): {REPAIR}") from None
-
-
-def _paired_file(path: Path, nb) -> Path | None:
-    """The other file of a jupytext pair, when it exists."""
-    from jupytext.config import load_jupytext_config
-    from jupytext.formats import long_form_one_format
-    from jupytext.paired_paths import paired_paths
-
-    try:
-        formats = nb.metadata.get("jupytext", {}).get("formats")
-        if not formats:
-            config = load_jupytext_config(str(path.resolve()))
-            formats = config.default_formats(str(path.resolve())) if config else None
-        if not formats:
-            return None
-        fmt = nb.metadata.get("jupytext", {}).get("text_representation", {})
-        fmt = long_form_one_format(
-            {"extension": path.suffix, **({} if path.suffix == ".ipynb" else fmt)}
-        )
-        for other, _ in paired_paths(str(path.resolve()), fmt, formats):
-            if Path(other) != path.resolve() and Path(other).is_file():
-                return Path(other)
-    except Exception:  # an unusual pairing: read the file given, as given
-        return None
-    return None
-
-
-def _what_exists(path: Path) -> str:
-    folder = path.parent
-    if not folder.is_dir():
-        return f"there is no folder {folder}: give a notebook's path, e.g. notebooks/explore.ipynb"
-    found = sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb")
-    if not found:
-        return f"{folder} holds no .ipynb notebook: give the path of a notebook"
-    shown = ", ".join(found[:8]) + (", ..." if len(found) > 8 else "")
-    return f"{folder} holds {shown}: give one of them"
-
-
-def select(notebook: Notebook, cell: str | int = "", *, execution_count: int | None = None) -> Cell:
-    """The code cell ``cell`` names: a 1-based number, a cell id, a tag or a title.
-
-    ``execution_count`` picks the cell that ran as ``In [n]`` instead.
-    """
-    shown, cells = notebook.shown, notebook.cells
-    listing = f"`invoke cells {shown}` lists them"
-    if execution_count is not None:
-        ran = [c for c in cells if c.execution_count == execution_count]
-        if not ran:
-            counts = sorted(c.execution_count for c in cells if c.execution_count is not None)
-            have = f"it has In [{_ranges(counts)}]" if counts else "it holds no execution counts"
-            source = f" ({notebook.path.name} was read: {notebook.note})" if notebook.note else ""
-            raise NotebookError(f"no cell of {shown} ran as In [{execution_count}]: {have}{source}")
-        found = ran[0]
-    elif str(cell).strip().lstrip("-").isdigit():
-        number = int(cell)
-        if not cells:
-            raise NotebookError(f"{shown} has no cells: open it in Jupyter and write some code")
-        if not 1 <= number <= len(cells):
-            raise NotebookError(
-                f"{shown} has {len(cells)} cells (1-{len(cells)}), no cell {number}: {listing}"
-            )
-        found = cells[number - 1]
-    else:
-        wanted = str(cell).strip()
-        matches = [c for c in cells if wanted and (wanted == c.id or wanted in c.tags)]
-        matches = matches or [c for c in cells if wanted and c.title == wanted]
-        if len(matches) != 1:
-            tags = sorted({t for c in cells for t in c.tags})
-            what = "several cells" if matches else "no cell"
-            known = f" (tags: {', '.join(tags)})" if tags else ""
-            raise NotebookError(
-                f"{shown} has {what} with id, tag or title {wanted!r}{known}: "
-                f"give a cell number; {listing}"
-            )
-        found = matches[0]
-    code = _ranges([c.number for c in notebook.code_cells()])
-    if not found.is_code:
-        raise NotebookError(
-            f"cell {found.number} of {shown} is a {found.kind} cell, not code: "
-            f"code cells are {code or 'none'} ({listing})"
-        )
-    if not found.source.strip():
-        raise NotebookError(
-            f"cell {found.number} of {shown} is an empty code cell: code cells with code are "
-            f"{code or 'none'} ({listing})"
-        )
-    return found
-
-
-def _ranges(numbers: Iterable[int]) -> str:
-    """``[2, 3, 4, 8, 10]`` as ``'2-4, 8, 10'``.
-
-    >>> _ranges([2, 3, 4, 8, 10, 11])
-    '2-4, 8, 10-11'
-    """
-    runs: list[list[int]] = []
-    for n in sorted(set(numbers)):
-        if runs and n == runs[-1][1] + 1:
-            runs[-1][1] = n
-        else:
-            runs.append([n, n])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
-
-
 # ---- statements ----------------------------------------------------------------------------
 
 # Calls that only read their arguments: a bare name passed to them is not changed.
@@ -457,24 +234,28 @@ class Statement:
     """One top-level statement of a code cell and what it does to module-level names.
 
     ``binds``: names it may bind; ``kills``: names it surely rebinds (so earlier
-    definitions no longer matter); ``uses``: names it reads that it does not
-    define itself, with line numbers in the cell; ``mutates``: names whose
-    objects it may change in place (``df["x"] = ...``, ``rows.append(r)``,
-    ``model.fit(X)``, ``shuffle(x)``); ``deferred``: names read only inside
-    function (or lambda) bodies, needed wherever the function may be called;
-    ``writes_globals``: for a function, the module names its body assigns
-    through ``global``.
+    definitions no longer matter); ``deletes``: names it may ``del``; ``uses``:
+    names it reads when it runs, without defining them itself, with line
+    numbers in the cell; ``mutates``: names whose objects it may change in
+    place when it runs (``df["x"] = ...``, ``rows.append(r)``, ``model.fit(X)``,
+    ``shuffle(x)``). A function, class or lambda body runs when it is called,
+    not here: ``deferred`` are the names such bodies read and
+    ``call_mutates`` those they may change (``global`` assignments included),
+    which count wherever the function is called.
     """
 
     cell: int
     node: ast.stmt
     start: int
     end: int
+    bindings: list[Binding] = field(default_factory=list)
     binds: set[str] = field(default_factory=set)
     kills: set[str] = field(default_factory=set)
+    deletes: set[str] = field(default_factory=set)
     uses: dict[str, list[int]] = field(default_factory=dict)
     deferred: dict[str, list[int]] = field(default_factory=dict)
     mutates: set[str] = field(default_factory=set)
+    call_mutates: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     writes_globals: set[str] = field(default_factory=set)
     star_import: bool = False
@@ -513,12 +294,18 @@ def _is_parameter_value(value: object) -> bool:
 
 
 def statements(
-    source: str, cell: int = 0, where: str = "<cell>", *, imported: Iterable[str] = ()
+    source: str,
+    cell: int = 0,
+    where: str = "<cell>",
+    *,
+    imported: Iterable[str] = (),
+    shadowed: Iterable[str] = (),
 ) -> list[Statement]:
     """The top-level statements of a code cell's ``source``, each analysed.
 
     ``imported`` names the modules earlier cells imported: calls on them change
     module state only in a few known ways (a random seed, a dropped result).
+    ``shadowed`` names the builtins earlier cells rebind: reading one is a use.
 
     >>> [(sorted(s.binds), sorted(s.uses), sorted(s.mutates)) for s in statements(
     ...     "import numpy as np\\nx = np.zeros(3)\\nx[0] = 1\\nrows.append(x)")]
@@ -538,7 +325,7 @@ def statements(
             lines, node.lineno, body[index - 1] if index else None
         )
         module = ast.Module(body=[node], type_ignores=[])
-        statement.uses = _undefined(module, where, {"get_ipython"})
+        statement.uses = _undefined(module, where, {"get_ipython"}, shadowed)
         if any(
             isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             for n in ast.walk(node)
@@ -546,14 +333,56 @@ def statements(
             stripped = ast.Module(
                 body=[_WithoutBodies().visit(copy.deepcopy(node))], type_ignores=[]
             )
-            immediate = _undefined(stripped, where, {"get_ipython"})
+            immediate = _undefined(stripped, where, {"get_ipython"}, shadowed)
             statement.deferred = {n: v for n, v in statement.uses.items() if n not in immediate}
             statement.uses = immediate
-        _Binder(statement).visit(node)
-        statement.mutates = _mutated(node, imported | statement.imports, index == len(body) - 1)
+        statement.bindings = bindings(ast.Module(body=[node], type_ignores=[]))
+        for binding in statement.bindings:
+            if binding.how == "delete":
+                statement.deletes.add(binding.name)
+            elif binding.name == "*":
+                statement.star_import = statement.star_import or binding.what.startswith("from ")
+            else:
+                statement.binds.add(binding.name)
+                if binding.certain:
+                    statement.kills.add(binding.name)
+                if binding.how == "import":
+                    statement.imports.add(binding.name)
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Global):
+                statement.writes_globals.update(inner.names)
+        modules = imported | statement.imports
+        statement.mutates = _mutated(node, modules, index == len(body) - 1)
+        if statement.deferred or statement.writes_globals:
+            inside = _mutated(node, modules, False, bodies=True)
+            statement.call_mutates = (inside & statement.deferred.keys()) | statement.writes_globals
+        if not _defines_callable(node):
+            # A lambda passed along (`df.apply(lambda r: f(r))`) may run right away.
+            for name, lines in statement.deferred.items():
+                statement.uses.setdefault(name, lines)
+            statement.mutates |= statement.call_mutates
+            statement.deferred, statement.call_mutates = {}, set()
         imported = (imported - statement.kills) | statement.imports
         found.append(statement)
     return found
+
+
+def _defines_callable(node: ast.stmt) -> bool:
+    """Whether ``node`` binds a function or class, whose body runs only when called."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    value = getattr(node, "value", None)
+    return isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(value, ast.Lambda)
+
+
+def reads_now(tree: ast.Module, where: str = "<cell>") -> dict[str, list[int]]:
+    """Names ``tree`` reads when it runs (not in function or lambda bodies) without defining them.
+
+    >>> reads_now(parse("def f():\\n    return later\\ny = f() + x"))
+    {'x': [3]}
+    """
+    stripped = _WithoutBodies().visit(copy.deepcopy(tree))
+    return _undefined(stripped, where, {"get_ipython"})
 
 
 class _WithoutBodies(ast.NodeTransformer):
@@ -582,63 +411,128 @@ def _comment_start(lines: list[str], lineno: int, previous: ast.stmt | None) -> 
     return start
 
 
-class _Binder(ast.NodeVisitor):
-    """Names a statement binds at module level; function and class bodies are not module level."""
+HOW = Literal["import", "function", "class", "value", "update", "delete", "any"]
 
-    def __init__(self, statement: Statement) -> None:
-        self.statement = statement
+
+@dataclass(frozen=True)
+class Binding:
+    """One top-level binding (or deletion) of a name, in the order the code runs.
+
+    ``how`` says what it makes of the name: an ``import`` (``what`` is what the
+    name refers to, ``full`` the import as written: ``scipy.stats``), a
+    ``function``, a ``class``, a ``value`` (``value`` is the expression when
+    known), an ``update`` (``x += 1``), a ``delete``, or ``any`` (name ``*``:
+    ``from x import *`` or ``%run``, whose argument is ``what``). ``certain``
+    is False inside a branch or loop, where it may not happen.
+    """
+
+    name: str
+    line: int
+    how: HOW
+    value: ast.expr | None = None
+    what: str = ""
+    full: str = ""
+    certain: bool = True
+
+
+class _Binder(ast.NodeVisitor):
+    """The top-level bindings of one statement; function and class bodies are not top level."""
+
+    def __init__(self) -> None:
+        self.found: list[Binding] = []
         self.depth = 0  # nesting inside compound statements: binds there are not certain
 
-    def bind(self, name: str, certain: bool) -> None:
-        self.statement.binds.add(name)
-        if certain and self.depth == 0:
-            self.statement.kills.add(name)
+    def add(self, node: ast.AST, name: str, how: HOW, value=None, what="", full="") -> None:
+        certain = self.depth == 0 and how not in ("update", "any")
+        self.found.append(Binding(name, node.lineno, how, value, what, full, certain))
 
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self.bind(node.id, isinstance(node.ctx, ast.Store))
+    def target(self, target: ast.expr, value: ast.expr | None) -> None:
+        if isinstance(target, ast.Name):
+            self.add(target, target.id, "value", value)
+        elif isinstance(target, ast.Tuple | ast.List):
+            values: list = [None] * len(target.elts)
+            if (
+                isinstance(value, ast.Tuple | ast.List)
+                and len(value.elts) == len(values)
+                and not any(isinstance(e, ast.Starred) for e in [*value.elts, *target.elts])
+            ):
+                values = value.elts
+            for element, element_value in zip(target.elts, values, strict=True):
+                self.target(element, element_value)
+        elif isinstance(target, ast.Starred):
+            self.target(target.value, None)
+        else:  # attributes and subscripts change an object; they bind no name
+            self.visit(target)
 
-    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            name = alias.asname or alias.name.partition(".")[0]
+            self.add(
+                alias, name, "import", what=alias.name if alias.asname else name, full=alias.name
+            )
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
         for alias in node.names:
             if alias.name == "*":
-                self.statement.star_import = True
-                continue
-            name = alias.asname or alias.name.split(".")[0]
-            self.statement.imports.add(name)
-            self.bind(name, True)
-
-    visit_ImportFrom = visit_Import
+                self.add(node, "*", "any", what=f"from {module} import *")
+            else:
+                joined = f"{module}{'' if module.endswith('.') else '.'}{alias.name}"
+                self.add(alias, alias.asname or alias.name, "import", what=joined, full=joined)
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for decorator in node.decorator_list:
             self.visit(decorator)
-        self.bind(node.name, True)
-        for inner in ast.walk(node):
-            if isinstance(inner, ast.Global):
-                self.statement.writes_globals.update(inner.names)
+        self.visit(node.args)
+        self.add(node, node.name, "function")
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for part in (*node.decorator_list, *node.bases, *node.keywords):
             self.visit(part)
-        self.bind(node.name, True)
+        self.add(node, node.name, "class")
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
-        pass
+        self.visit(node.args)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self.target(target, node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self.target(node.target, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
-            self.bind(node.target.id, False)  # x += 1 changes x but also reads it
+            self.add(node, node.target.id, "update")  # x += 1 changes x but also reads it
         else:
             self.visit(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.depth += 1  # a walrus sits inside an expression that may not reach it
+        self.target(node.target, node.value)
+        self.depth -= 1
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self.add(target, target.id, "delete")
+            else:
+                self.visit(target)
 
     def _comprehension(self, node: ast.AST) -> None:
         # Only a walrus inside a comprehension binds in the enclosing scope.
         for inner in ast.walk(node):
             if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name):
-                self.bind(inner.target.id, False)
+                self.depth += 1
+                self.add(inner.target, inner.target.id, "value", inner.value)
+                self.depth -= 1
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
@@ -647,17 +541,75 @@ class _Binder(ast.NodeVisitor):
         self.generic_visit(node)
         self.depth -= 1
 
-    visit_If = visit_For = visit_AsyncFor = visit_While = visit_Try = _compound
-    visit_Match = visit_IfExp = visit_BoolOp = _compound
+    visit_If = visit_While = visit_Try = visit_IfExp = visit_BoolOp = _compound
     if hasattr(ast, "TryStar"):
         visit_TryStar = _compound
 
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.depth += 1
+        self.target(node.target, None)
+        for statement in [*node.body, *node.orelse]:
+            self.visit(statement)
+        self.depth -= 1
+
+    visit_AsyncFor = visit_For
+
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
-            self.visit(item)
-        self._compound(ast.Module(body=node.body, type_ignores=[]))
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self.target(item.optional_vars, None)
+        self.depth += 1
+        for statement in node.body:
+            self.visit(statement)
+        self.depth -= 1
 
     visit_AsyncWith = visit_With
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        # `except E as e` unbinds e again when the handler ends
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_Match(self, node) -> None:
+        self.visit(node.subject)
+        self.depth += 1
+        for case in node.cases:
+            for pattern in ast.walk(case.pattern):
+                for attribute in ("name", "rest"):
+                    if isinstance(captured := getattr(pattern, attribute, None), str):
+                        self.add(pattern, captured, "value")
+            for statement in case.body:
+                self.visit(statement)
+        self.depth -= 1
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if (argument := run_argument(node)) is not None:
+            self.add(node, "*", "any", what=argument, full="%run")
+        else:
+            self.generic_visit(node)
+
+
+def run_argument(node: ast.AST) -> str | None:
+    """The argument of a ``%run`` magic (as IPython's transformer writes it), else None."""
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    args = call.args
+    if call.func.attr != "run_line_magic" or len(args) != 2:
+        return None
+    if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+        return None
+    return args[1].value if args[0].value == "run" else None
+
+
+def bindings(tree: ast.Module) -> list[Binding]:
+    """Every top-level binding of ``tree``, in order (see :class:`Binding`)."""
+    binder = _Binder()
+    for node in tree.body:
+        binder.visit(node)
+    return binder.found
 
 
 def _base_name(node: ast.AST) -> str | None:
@@ -673,25 +625,40 @@ def _base_name(node: ast.AST) -> str | None:
             return None
 
 
-def _module_level_nodes(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node of a statement except those inside function bodies and lambdas."""
-    stack = [node]
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _module_level_nodes(node: ast.AST, bodies: bool = False) -> Iterator[ast.AST]:
+    """Every node of a statement that runs when it runs: not those in function or lambda bodies.
+
+    With ``bodies``, the opposite: only the nodes inside such bodies, which run when called.
+    """
+    stack: list[tuple[ast.AST, bool]] = [(node, False)]
     while stack:
-        current = stack.pop()
-        yield current
-        for child in ast.iter_child_nodes(current):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                stack.extend(getattr(child, "decorator_list", []))
-                continue
-            stack.append(child)
+        current, inside = stack.pop()
+        if inside == bodies:
+            yield current
+        if isinstance(current, FUNCTIONS):
+            parts = [*getattr(current, "decorator_list", []), current.args]
+            if getattr(current, "returns", None) is not None:
+                parts.append(current.returns)
+            stack.extend((part, inside) for part in parts)
+            body = current.body if isinstance(current.body, list) else [current.body]
+            stack.extend((part, True) for part in body)
+            continue
+        stack.extend((child, inside) for child in ast.iter_child_nodes(current))
 
 
-def _mutated(node: ast.stmt, imported: set[str], last: bool) -> set[str]:
-    """Names whose objects ``node`` may change in place (when in doubt, a name is included)."""
+def _mutated(node: ast.stmt, imported: set[str], last: bool, bodies: bool = False) -> set[str]:
+    """Names whose objects ``node`` may change in place (when in doubt, a name is included).
+
+    With ``bodies``: the names its function and lambda bodies may change, when called.
+    """
     changed: set[str] = set()
     aliases: dict[str, set[str]] = {}
-    discarded = {id(n.value) for n in _module_level_nodes(node) if isinstance(n, ast.Expr)}
-    for inner in _module_level_nodes(node):
+    nodes = list(_module_level_nodes(node, bodies))
+    discarded = {id(n.value) for n in nodes if isinstance(n, ast.Expr)}
+    for inner in nodes:
         if isinstance(inner, (ast.Attribute, ast.Subscript)) and isinstance(
             inner.ctx, (ast.Store, ast.Del)
         ):
@@ -770,6 +737,7 @@ def notebook_statements(
     found: list[Statement] = []
     skipped: dict[int, str] = {}
     imported: set[str] = set()
+    shadowed: set[str] = set()  # builtins rebound so far (`def sum(x, y)`)
     for cell in cells:
         if not cell.is_code or not cell.source.strip():
             continue
@@ -778,13 +746,18 @@ def notebook_statements(
             continue
         try:
             analysed = statements(
-                cell.source, cell.number, f"{where}cell {cell.number}", imported=imported
+                cell.source,
+                cell.number,
+                f"{where}cell {cell.number}",
+                imported=imported,
+                shadowed=shadowed,
             )
         except CellSyntaxError as error:
             skipped[cell.number] = str(error)
             continue
         for statement in analysed:
             imported = (imported - statement.kills) | statement.imports
+            shadowed |= statement.binds & BUILTINS
         found.extend(analysed)
     return found, skipped
 
@@ -806,3 +779,42 @@ def trailing_comment(source: str, line: int) -> str:
     except (tokenize.TokenError, SyntaxError):
         return ""
     return ""
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What running a piece of code does to the names of the namespace it runs in."""
+
+    binds: frozenset[str]
+    reads: frozenset[str]
+    mutates: frozenset[str]
+    deletes: frozenset[str]
+
+
+def effects(code: str, where: str = "<cell>") -> Effects:
+    """What ``code`` (IPython syntax allowed) binds, reads, may change in place and deletes.
+
+    ``reads`` are the names it needs from outside, function bodies included (they
+    may be called); ``mutates`` also counts what the functions it calls may change.
+
+    >>> e = effects("import numpy as np\\nrows.append(np.pi)\\ndel old\\ndef f(): log.append(1)")
+    >>> sorted(e.binds), sorted(e.reads), sorted(e.mutates), sorted(e.deletes)
+    (['f', 'np'], ['log', 'old', 'rows'], ['rows'], ['old'])
+    """
+    binds: set[str] = set()
+    mutates: set[str] = set()
+    deletes: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    for statement in statements(code, where=where):
+        for name in statement.uses.keys() & calls.keys():
+            mutates |= calls[name]
+        mutates |= statement.mutates
+        binds = (binds - statement.deletes) | statement.binds
+        deletes |= statement.deletes
+        for name in statement.kills:
+            calls.pop(name, None)
+        if statement.call_mutates:
+            for name in statement.binds:
+                calls[name] = statement.call_mutates
+    reads = set(free_names(code, where))
+    return Effects(frozenset(binds), frozenset(reads), frozenset(mutates), frozenset(deletes))
