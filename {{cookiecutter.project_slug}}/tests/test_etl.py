@@ -24,7 +24,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import etl, paths
+from {{ cookiecutter.module_name }} import data, etl, paths
 from {{ cookiecutter.module_name }} import settings as schema
 from {{ cookiecutter.module_name }}.db import quote
 from {{ cookiecutter.module_name }}.etl import rawfiles
@@ -996,7 +996,9 @@ def test_a_field_longer_than_the_limit_is_a_bad_line_with_its_number(scratch_pro
 # ---- vanished sources, header-only files -------------------------------------------------------
 
 
-def test_a_table_whose_files_are_gone_is_listed_and_prune_drops_it(scratch_project):
+def test_a_table_whose_files_are_gone_is_listed_and_prune_drops_it_and_its_copy(
+    scratch_project,
+):
     write(scratch_project.raw / "kept.csv", "x\n1\n")
     write(scratch_project.raw / "gone.csv", "x\n2\n")
     run()
@@ -1008,8 +1010,12 @@ def test_a_table_whose_files_are_gone_is_listed_and_prune_drops_it(scratch_proje
         in etl.summary(reports).splitlines()
     )
     assert rows("gone") == [(2,)]
+    assert data.load("gone")["x"].tolist() == [2]  # writes the table's columnar copy
+    copies = paths.DATABASE.parent / "columnar"
+    assert sorted(p.name for p in copies.iterdir() if p.is_dir()) == ["gone"]
     reports = etl.run(quiet=True, prune=True)
     assert {r.table: r.status for r in reports} == {"kept": "skipped", "gone": "pruned"}
+    assert [p.name for p in copies.iterdir() if p.is_dir()] == []  # its copy went with it
     with sqlite3.connect(paths.DATABASE) as con:
         assert con.execute("SELECT name FROM sqlite_schema WHERE name = 'gone'").fetchall() == []
         assert con.execute("SELECT DISTINCT table_name FROM _etl_manifest").fetchall() == [

@@ -349,12 +349,13 @@ def prune(*, database: str | os.PathLike | None = None) -> list[str]:
 
 
 def _connect(database: str | os.PathLike | None):
-    import adbc_driver_sqlite.dbapi
-
     path = Path(database) if database else paths.DATABASE
     if not path.is_file():
         raise ColumnarError(f"no database at {path}: run `invoke etl` first")
-    return adbc_driver_sqlite.dbapi.connect(path.resolve().as_uri() + "?mode=ro")
+    try:
+        return db.connect(path, "read")
+    except db.DatabaseError as error:
+        raise ColumnarError(str(error)) from None
 
 
 # ---- reading -----------------------------------------------------------------------------------

@@ -175,6 +175,10 @@ def run(
     finally:
         cursor.close()
         connection.close()
+    if prune and database is None:
+        from .. import columnar
+
+        columnar.prune()  # the columnar copies of the tables just dropped
     return reports
 
 

@@ -333,10 +333,11 @@ def _what_exists(path: Path) -> str:
 def find_cell(
     notebook: Notebook, *, cell_id: str | None = None, source: str | None = None
 ) -> Cell | None:
-    """The cell of ``notebook`` with id ``cell_id``, else the last whose code is ``source``.
+    """The cell of ``notebook`` with id ``cell_id``, else the one cell whose code is ``source``.
 
     What a kernel knows of a cell (its id, or the code it ran) turned into the
-    cell's number, so that every message says "cell N" the same way.
+    cell's number, so that every message says "cell N" the same way. None when
+    neither places it, or when several cells hold that code (naming one would be a guess).
     """
     if cell_id is not None:
         for cell in notebook.cells:
@@ -345,8 +346,8 @@ def find_cell(
     if source is not None:
         wanted = source.strip()
         matches = [c for c in notebook.cells if c.is_code and c.source.strip() == wanted]
-        if matches:
-            return matches[-1]
+        if len(matches) == 1:
+            return matches[0]
     return None
 
 
