@@ -41,7 +41,6 @@ def test_a_project_with_an_accented_name_passes_its_readme_commands(unicode_bake
     assert unicode_bake.module == "etudes_de_meteo_regimes_2"
     readme = (project / "README.md").read_text(encoding="utf-8")
     assert readme.startswith(f"# {UNICODE_NAME}\n")
-    assert [] == []
 
     workflow = run_as_written(command(project, "invoke workflow"), project)
     assert_ok(workflow)
@@ -65,7 +64,6 @@ def test_a_project_without_the_example_is_complete_and_passes_its_readme_command
     for absent in ("penguin", "explore.ipynb", "kmeans", "cell 10"):
         assert absent not in readme.lower()
     assert "notebooks/start.ipynb" in readme
-    assert [] == []
     assert sorted(p.name for p in (project / "notebooks").iterdir()) == ["figures", "start.ipynb", "start.py"]
 
     workflow = run_as_written(command(project, "invoke workflow"), project)
