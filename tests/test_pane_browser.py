@@ -18,6 +18,9 @@ import urllib.request
 import pytest
 from conftest import Project
 
+# One JupyterLab and one browser for the module: under pytest-xdist its tests share a worker.
+pytestmark = pytest.mark.xdist_group("browser")
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

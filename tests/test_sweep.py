@@ -353,6 +353,10 @@ def test_the_readme_sweep_is_planned_from_the_extracted_kmeans_scripts_options(p
 # ---- a real one-node SLURM on 127.0.0.1 ----------------------------------------------------
 
 
+# The SLURM tests share one cluster: under pytest-xdist they run on one worker, one at a time.
+SLURM_GROUP = pytest.mark.xdist_group("slurm")
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """munged, slurmctld and slurmd for this session (python3 dev.py test installs them as root)."""
@@ -393,6 +397,7 @@ def run_records(project, experiment: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*/[0-9]*.json"))]
 
 
+@SLURM_GROUP
 def test_the_readme_sweep_runs_as_slurm_jobs_and_saves_each_setting_once(project, slurm):
     """`invoke sweep scripts/kmeans.py --grid ... --slurm PROFILE` for real: the runs go to
     Dask workers that SLURM started as jobs, with the project's own Python."""
@@ -426,6 +431,7 @@ def test_the_readme_sweep_runs_as_slurm_jobs_and_saves_each_setting_once(project
     assert not slurm.queued()
 
 
+@SLURM_GROUP
 def test_a_cancelled_slurm_job_is_reported_and_resume_finishes_without_duplicates(toy, slurm):
     """scancel of the only job mid-sweep: the sweep ends with the runs it lost, each named
     with its setting; --resume runs only what is missing."""
@@ -450,6 +456,7 @@ def test_a_cancelled_slurm_job_is_reported_and_resume_finishes_without_duplicate
     assert saved(toy) == grid(range(1, 7), [1])
 
 
+@SLURM_GROUP
 def test_a_run_slurm_kills_at_its_walltime_is_reported_with_its_setting(toy, slurm):
     """A one-minute walltime and a run of ten: SLURM kills the job; the sweep says which run
     and why, and the run that finished in time is saved."""
@@ -468,6 +475,7 @@ def test_a_run_slurm_kills_at_its_walltime_is_reported_with_its_setting(toy, slu
     assert "TIMEOUT" in slurm.finished().values()
 
 
+@SLURM_GROUP
 def test_a_slurm_job_whose_worker_cannot_start_is_reported_with_the_jobs_own_error(toy, slurm):
     """A profile whose python does not exist on the node: the job ends at once, and the sweep
     ends too (no hang), quoting the job's log."""

@@ -18,6 +18,9 @@ import subprocess
 
 import pytest
 
+# The module runs the workflow once for all its tests: under pytest-xdist they share a worker.
+pytestmark = pytest.mark.xdist_group("workflow")
+
 MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
