@@ -122,6 +122,8 @@ def install_project(project: Path, path: Path) -> Venv:
             "pip",
             "install",
             "--quiet",
+            # as pip does: every later process imports pandas & co. from .pyc, not source
+            "--compile-bytecode",
             "--python",
             str(path / "bin" / "python"),
             "-e",
