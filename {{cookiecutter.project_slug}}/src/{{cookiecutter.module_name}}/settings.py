@@ -55,7 +55,11 @@ class SettingsError(ProjectError):
 class Section(BaseModel):
     """A table of settings: unknown keys are refused, values are not coerced across kinds."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built when first used, so importing this module
+    # (every task does) does not pay for the tables that task never reads.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=True, defer_build=True
+    )
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -123,7 +127,7 @@ class SlurmProfile(Section):
     here; any other is passed on as written (SLURMCluster refuses unknown ones).
     """
 
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, defer_build=True)
 
     jobs: PositiveInt = 1
     cores: PositiveInt | None = None
