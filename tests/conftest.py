@@ -162,6 +162,16 @@ def no_example_bake(tmp_path_factory) -> Baked:
     return result
 
 
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a server a test started (JupyterLab, ...): terminate, then kill if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def readme_commands(project: Path) -> list[str]:
     """The lines of the first ``bash`` block of the project's README, without their comments."""
     text = (project / "README.md").read_text(encoding="utf-8")

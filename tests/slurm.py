@@ -26,7 +26,7 @@ def missing() -> str | None:
     if absent:
         return f"{', '.join(absent)} not found: install slurm-wlm and munge (python3 dev.py test does)"
     if os.geteuid() != 0:
-        return "the one-node SLURM of the tests runs its daemons as root"
+        return "the one-node SLURM of the tests runs its daemons as root: run python3 dev.py test as root"
     return None
 
 

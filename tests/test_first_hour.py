@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
-from conftest import DEFAULT_CONTEXT, UNICODE_NAME, bake, readme_commands, run_as_written
+from conftest import DEFAULT_CONTEXT, UNICODE_NAME, bake, readme_commands, run_as_written, stop
 
 
 def command(project: Path, word: str) -> str:
@@ -189,12 +189,7 @@ def test_invoke_lab_serves_the_project_with_its_own_kernel_as_default(project):
         assert any("'penguin_study.workspace'" in word for word in spec["argv"])
         assert Path(spec["argv"][0]).parent == Path(project.venv.bin("python")).parent
     finally:
-        lab.terminate()
-        try:
-            lab.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            lab.kill()
-            lab.wait()
+        stop(lab)
 
 
 def test_a_new_notebook_runs_on_the_project_kernel_with_the_workspace_loaded(project):

@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import Project
+from conftest import Project, stop
 
 # One JupyterLab and one browser for the module: under pytest-xdist its tests share a worker.
 pytestmark = pytest.mark.xdist_group("browser")
@@ -89,12 +89,7 @@ def lab(example, tmp_path_factory):
                 time.sleep(0.5)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
         log.close()
 
 

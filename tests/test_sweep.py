@@ -361,10 +361,8 @@ SLURM_GROUP = pytest.mark.xdist_group("slurm")
 def slurm(tmp_path_factory):
     """munged, slurmctld and slurmd for this session (python3 dev.py test installs them as root)."""
     why = slurm_missing()
-    if why and os.geteuid() == 0:
+    if why:  # as the figure tests without poppler: fail, saying what to do, never skip
         pytest.fail(f"no one-node SLURM: {why}")
-    if why:
-        pytest.skip(why)  # only root may start SLURM's daemons
     cluster = OneNodeSlurm(tmp_path_factory.mktemp("slurm")).start()
     try:
         yield cluster
