@@ -147,17 +147,33 @@ def sweep(
         notify(f"Nothing to run: all {len(plan.runs)} runs already have a complete result.")
     table = results.runs(plan.experiment)
     records = outcome.records.values()
+    # Each saved result names its sweep and its run's index in it (sweep, sweep_run); results
+    # saved by older scripts' runs are found by the process that saved them.
+    by_index = _numbers_by_index(table, sweep_id) if todo else {}
     wanted = {(r["host"], r["pid"]) for r in records if r.get("pid") and _may_have_saved(r)}
     by_process = numbers_by_process(plan.experiment, table, started, wanted)
     for record in outcome.records.values():
         key = (record.get("host"), record.get("pid"))
+        number = by_index.get(record.get("index"), by_process.get(key))
         if record.get("status") == "done" and record.get("number") is None:
-            record["number"] = by_process.get(key)
-        elif record.get("status") != "done" and key in by_process:
+            record["number"] = number
+        elif record.get("status") != "done" and number is not None:
             # killed (scancel, a lost worker) after its result was saved: it is complete
-            record.update(status="done", number=by_process[key], error=None)
+            record.update(status="done", number=number, error=None)
     outcome.scalars = _scalars(plan, outcome, table)
     return outcome
+
+
+def _numbers_by_index(table, sweep_id: str) -> dict[int, int]:
+    """The complete results of sweep ``sweep_id`` in ``table``, by their run's index."""
+    if table.empty or "sweep" not in table or "sweep_run" not in table:
+        return {}
+    mine = table[table["sweep"] == sweep_id]
+    return {
+        int(index): int(number)
+        for index, number in zip(mine["sweep_run"], mine["number"], strict=True)
+        if str(index).isdigit()
+    }
 
 
 def _may_have_saved(record: dict) -> bool:
