@@ -3,6 +3,7 @@
 import bz2
 import gzip
 import json
+import random
 import sqlite3
 
 import pytest
@@ -353,3 +354,86 @@ def test_every_json_value_survives_as_its_text(scratch_project, records):
                 assert isinstance(got, float) and got == float(text)
             else:
                 assert got == text
+
+
+def hostile_json_lines(count: int = 48_000) -> bytes:
+    """JSON Lines over several of the reader's blocks: numbers that must keep their text, strings
+    that look like JSON, escapes, a key that appears late, a column that turns to text at the
+    end, and (in the third block only) lines Arrow reads otherwise than Python: two objects on one
+    line, leading blanks, a blank before a colon, a blank line."""
+    rng = random.Random(7)
+    out = []
+    for i in range(count):
+        record = {
+            "id": i,
+            "score": rng.gauss(0, 1),  # 17 significant digits
+            "price": rng.choice(["1.50", "2", "-0", "1e5", "0.10000000000000000001"]),
+            "big": rng.choice([12345678901234567890123, -(2**63), 2**53 + 1]),
+            "text": rng.choice(["12:30", "{a: 1}", "naïve ✓", "x\u0000y", "", "NA", 'x"y']),
+            "flag": rng.choice([True, False, None]),
+            "when": f"2015-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+            "turns": "word" if i == count - 1 else rng.choice([1.5, 2, 3.25]),
+        }
+        if i > 20_000:
+            record["late"] = rng.randrange(10)
+        line = json.dumps(record, ensure_ascii=rng.random() < 0.5)
+        if "price" in record:
+            line = line.replace(f'"price": "{record["price"]}"', f'"price": {record["price"]}')
+        out.append(line)
+    out[30_001] = out[30_001] + " " + out[30_002]  # two objects on one line
+    out[30_003] = "   " + out[30_003]
+    out[30_005] = out[30_005].replace('"id": ', '"id" :  ')
+    out[30_009] = ""
+    out[30_011] = json.dumps({"id": -1, "text": 'say ":5" and \\":7'})  # in a string: not a number
+    return ("\r\n".join(out[:100]) + "\r\n" + "\n".join(out[100:]) + "\n").encode()
+
+
+def test_json_lines_parsed_in_blocks_equal_the_record_reader_value_for_value(scratch_project):
+    """The block reader (Arrow, numbers quoted to keep their text) against the record reader on the
+    same hostile file: ``flatten`` makes a table use the record reader alone."""
+    scratch_project.settings("[tool.PACKAGE.etl.tables.exact]\nflatten = true\n")
+    text = hostile_json_lines()
+    for name in ("blocks", "exact"):
+        (scratch_project.raw / f"{name}.jsonl").write_bytes(text)
+    report = run(on_bad_lines="skip")
+    assert report["blocks"].status == report["exact"].status == "loaded"
+    assert (report["blocks"].rows, report["blocks"].rejected) == (47_998, 1)
+    assert (report["exact"].rows, report["exact"].rejected) == (47_998, 1)
+    assert report["blocks"].columns == report["exact"].columns
+    assert types("blocks") == types("exact")
+    assert types("blocks")["turns"] == "TEXT" and types("blocks")["price"] == "TEXT"
+    assert types("blocks")["score"] == "REAL" and types("blocks")["flag"] == "INTEGER"
+    assert rows("blocks") == rows("exact")
+    assert db.manifest_of("blocks").logical_types == db.manifest_of("exact").logical_types
+    loaded = rows("blocks")
+    assert {row[2] for row in loaded} == {"1.50", "2", "-0", "1e5", "0.10000000000000000001", None}
+    assert loaded[0][7] in ("1.5", "2", "3.25") and loaded[-1][7] == "word"
+
+
+def test_a_bad_line_deep_in_json_lines_is_named_by_its_line(scratch_project):
+    lines = hostile_json_lines(40_000).split(b"\n")
+    lines[39_499] = b'{"id": 1, "score": 01}'  # line 39,500: a number JSON does not allow
+    (scratch_project.raw / "deep.jsonl").write_bytes(b"\n".join(lines))
+    error = run()["deep"].error
+    assert error.startswith("data/raw/deep.jsonl line 30002: not valid JSON (Extra data")
+    del lines[30_001]  # the line of two objects: the bad number is now on line 39,499
+    (scratch_project.raw / "deep.jsonl").write_bytes(b"\n".join(lines))
+    error = run(force=True)["deep"].error
+    assert error.startswith("data/raw/deep.jsonl line 39499: not valid JSON (Expecting ',' delim")
+
+
+@pytest.mark.parametrize("number", ["01", "1.", "-", "1e", ".5", "+1", "1.2.3", "0x1F"])
+def test_a_number_json_does_not_allow_is_a_bad_line(scratch_project, number):
+    (scratch_project.raw / "n.jsonl").write_text(f'{{"a": 1.50}}\n{{"a": {number}, "b": "x"}}\n')
+    report = run(on_bad_lines="skip")["n"]
+    assert (report.rows, report.rejected) == (1, 1)
+    assert rows("n") == [(1.5,)]
+    assert run(force=True)["n"].error.startswith("data/raw/n.jsonl line 2: not valid JSON (")
+
+
+def test_nan_which_python_reads_in_json_lines_is_text_and_its_column_keeps_every_text(
+    scratch_project,
+):
+    (scratch_project.raw / "n.jsonl").write_text('{"a": 1.50}\n{"a": NaN, "b": "x"}\n')
+    assert run()["n"].rows == 2
+    assert rows("n") == [("1.50", None), ("nan", "x")]

@@ -28,11 +28,11 @@ from __future__ import annotations
 import importlib
 import io
 import json
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fnmatch import fnmatch
-from itertools import islice
 from pathlib import Path
 
 from ..errors import ProjectError
@@ -121,22 +121,298 @@ class Chunk:
 CHUNK = 10_000
 
 
-def json_lines(stream, settings: dict) -> Iterator[Chunk]:
+BLOCK = 1 << 21  # bytes of JSON Lines read (and parsed by Arrow) at a time
+
+# A number that is an object member's value: a key's closing quote, ``:``, the number. Only a
+# whole JSON number matches: the rest of a bad one (``01``, ``1.``, ``1e``) stays and fails.
+# A match inside a string ("at \\":5") puts a quote before the digits, which ends the string
+# there and leaves digits after a string: never valid JSON, so such a block is read again.
+MEMBER_NUMBER = r'":\s*(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)'
+
+
+@dataclass
+class Columns:
+    """A block of JSON Lines parsed by Arrow: one string array per key, rows in line order.
+
+    Each value is the text :func:`text_of` gives (numbers as written, ``true`` as ``1``).
+    :meth:`exact` reads the same lines again record by record, with their line numbers.
+    """
+
+    first: int  # line number of the block's first line
+    lines: int
+    raw: bytes
+    names: list[str]
+    arrays: list
+    settings: dict
+
+    @property
+    def rows(self) -> int:
+        return self.lines
+
+    @property
+    def last(self) -> int:
+        return self.first + self.lines - 1
+
+    def exact(self) -> list[Chunk]:
+        return list(_exact_lines(self.raw, self.first, self.settings))
+
+
+def json_lines(stream, settings: dict) -> Iterator[Chunk | Columns]:
     """One JSON object per line; a line that is not one is a bad line (blank lines are skipped).
 
-    Numbers are parsed as their text (so ``1.50`` and ``12345678901234567890`` stay exact);
-    a line with nested values is parsed again so they become JSON text with their numbers.
-    Values are text, None, or booleans (the loader turns those into 1 and 0). Lines are
-    parsed ten thousand at a time in one call; a chunk with a bad line is parsed line by line.
+    Numbers are read as their text (so ``1.50`` and ``12345678901234567890`` stay exact);
+    nested values become JSON text with their numbers as written. Values are text, None, or
+    booleans (the loader turns those into 1 and 0).
+
+    Blocks of lines go to Arrow's JSON reader (in C++, on every core) after each member's
+    number is put in quotes (so Arrow keeps its text): :class:`Columns`. A block Arrow cannot
+    give exactly as the record reader would (nested values, a line that is not one object,
+    duplicate keys, bad UTF-8, ...) is read record by record, ten thousand lines at a time in
+    one call to Python's parser (line by line for a chunk with a bad line): :class:`Chunk`.
     """
+    flat = bool(settings.get("flatten", False))
+    if flat or settings.get("columns"):  # the record reader's own rules: every block by it
+        first = 1
+        for block in _line_blocks(stream):
+            yield from _exact_lines(block, first, settings)
+            first += block.count(b"\n")
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    fast = _ArrowLines(settings)
+    first = 1
+    pending: deque = deque()  # (block, its parse under way), in file order
+
+    def finish():
+        nonlocal first
+        block, parsing = pending.popleft()
+        columns = parsing.result()
+        if columns is not None:
+            columns.first = first
+            yield columns
+            first += columns.lines
+            return
+        for chunk in _exact_lines(block, first, settings):
+            fast.learn(chunk.records)
+            yield chunk
+        first += block.count(b"\n")
+
+    with ThreadPoolExecutor(2, thread_name_prefix="etl-json") as pool:  # two blocks at once
+        for block in _line_blocks(stream):
+            pending.append((block, pool.submit(fast.parse, block)))
+            if len(pending) > 2:
+                yield from finish()
+        while pending:
+            yield from finish()
+
+
+class Prefetch:
+    """The items of ``iterator``, made one or two ahead on a thread of their own.
+
+    Reading, decompressing and parsing a block (in C, without the GIL) then overlap with
+    typing the one before on the loading thread. An exception of the iterator is raised where
+    its item would have come; :meth:`close` (or leaving the ``with``) stops the thread.
+    """
+
+    _END = object()
+
+    def __init__(self, iterator: Iterator, depth: int = 2):
+        import queue
+        import threading
+
+        self.iterator = iterator
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="etl-prefetch", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self.iterator:
+                if not self._put((item, None)):
+                    return
+            self._put((self._END, None))
+        except BaseException as error:  # handed to the loading thread
+            self._put((self._END, error))
+
+    def _put(self, entry) -> bool:
+        import queue
+
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(entry, timeout=0.25)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self):
+        import queue
+
+        while True:
+            try:
+                item, error = self.queue.get(timeout=0.25)
+            except queue.Empty:  # waits in short steps, so Ctrl-C is heard
+                continue
+            if error is not None:
+                raise error
+            if item is self._END:
+                return
+            yield item
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _line_blocks(stream) -> Iterator[bytes]:
+    """``stream`` in blocks of whole lines, about :data:`BLOCK` bytes each (a longer line whole:
+    the line limit keeps it bounded); the last may lack its newline."""
+    rest = b""
+    while data := stream.read(BLOCK):
+        if rest:
+            data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+            rest = data[cut:]
+        else:
+            rest = data
+    if rest:
+        yield rest
+
+
+class _ArrowLines:
+    """Parses blocks of JSON Lines with Arrow, or says (None) that the record reader must."""
+
+    def __init__(self, settings: dict):
+        import threading
+
+        self.settings = settings
+        self.kinds: dict[str, object] = {}  # key -> pa.string() or pa.bool_(), as seen so far
+        self.lock = threading.Lock()  # blocks are parsed on two threads at once
+
+    def learn(self, records: list[dict]) -> None:
+        """Note each key's kind from records read one by one, for Arrow's next block."""
+        seen: dict[str, set] = {}
+        for record in records:
+            for key, value in record.items():
+                if value is not None:
+                    seen.setdefault(key, set()).add(type(value))
+        with self.lock:
+            self._note(seen)
+
+    def _note(self, seen: dict[str, set]) -> None:
+        import pyarrow as pa
+
+        for key, found in seen.items():
+            if found == {str}:
+                self.kinds[key] = pa.string()
+            elif found == {bool}:
+                self.kinds[key] = pa.bool_()
+            else:
+                self.kinds.pop(key, None)
+
+    def parse(self, block: bytes, schema=None) -> Columns | None:
+        """The block's columns (numbered from line 1: the caller sets ``first``), or None.
+
+        Keys of earlier blocks are read with their kind (so Arrow cannot take an ISO date for a
+        timestamp); keys new in the block come after them, in the order they first appear.
+        """
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.json as pj
+
+        if not block.endswith(b"\n") or len(block) >= 1 << 31:
+            return None
+        data = np.frombuffer(block, np.uint8)
+        ends = np.flatnonzero(data == 10)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        # Each line is one object, with nothing around it: then Arrow's rows are the lines.
+        if (data[starts] != ord("{")).any():
+            return None
+        last = ends - 1
+        last = np.where(data[last] == ord("\r"), last - 1, last)
+        if (data[last] != ord("}")).any():
+            return None
+        offsets = pa.py_buffer(np.concatenate(([0], ends + 1)).astype(np.int32))
+        lines = pa.Array.from_buffers(pa.binary(), len(ends), [None, offsets, pa.py_buffer(block)])
+        try:
+            lines = lines.cast(pa.string())  # checks the UTF-8 (Arrow's JSON reader does not)
+        except pa.ArrowInvalid:
+            return None
+        quoted = pc.replace_substring_regex(lines, pattern=MEMBER_NUMBER, replacement=r'":"\1"')
+        size = pc.sum(pc.binary_length(quoted)).as_py()
+        longest = int(np.diff(ends, prepend=-1).max())
+        if schema is None:
+            with self.lock:
+                schema = pa.schema(list(self.kinds.items()))
+        try:
+            table = pj.read_json(
+                pa.BufferReader(quoted.buffers()[2][:size]),
+                read_options=pj.ReadOptions(block_size=max(1 << 20, 2 * longest + 64)),
+                parse_options=pj.ParseOptions(
+                    explicit_schema=schema, unexpected_field_behavior="infer"
+                ),
+            )
+        except (pa.ArrowException, ValueError):  # UnicodeDecodeError too
+            return None
+        if table.num_rows != len(ends):
+            return None
+        names, arrays, learned = [], [], {}
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            kind = column.type
+            if pa.types.is_timestamp(kind):  # an ISO date Arrow read as one: read it as text
+                retry = _as_text(table.schema)
+                return None if retry.equals(schema) else self.parse(block, retry)
+            if not (
+                pa.types.is_string(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind)
+            ):
+                return None  # nested values (JSON text), or a number no pattern quoted
+            values = column.combine_chunks()
+            if pa.types.is_boolean(kind):
+                learned[name] = {bool}
+                values = pc.if_else(values, "1", "0")
+            elif pa.types.is_string(kind):
+                learned[name] = {str}
+            else:
+                values = values.cast(pa.string())
+            names.append(name)
+            arrays.append(values)
+        with self.lock:
+            self._note(learned)
+        return Columns(1, len(ends), block, names, arrays, self.settings)
+
+
+def _as_text(schema):
+    """``schema`` with text for its timestamps, every field in its place."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [(f.name, pa.string() if pa.types.is_timestamp(f.type) else f.type) for f in schema]
+    )
+
+
+def _exact_lines(block: bytes, first: int, settings: dict) -> Iterator[Chunk]:
+    """The records of a block of lines, :data:`CHUNK` lines at a time, by Python's parser."""
     fast = json.JSONDecoder(parse_float=str, parse_int=str).decode
     exact = json.JSONDecoder(parse_float=Decimal).decode
     flat = bool(settings.get("flatten", False))
-    first = 1
-    while batch := list(islice(stream, CHUNK)):
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for start in range(0, len(lines), CHUNK):
+        batch = lines[start : start + CHUNK]
         numbers, texts, rejected = [], [], []
-        for number, raw in enumerate(batch, start=first):
-            line = raw.rstrip(b"\r\n")
+        for number, raw in enumerate(batch, start=first + start):
+            line = raw.rstrip(b"\r")
             if not line.strip():
                 continue
             try:
@@ -146,7 +422,6 @@ def json_lines(stream, settings: dict) -> Iterator[Chunk]:
                 bad = line[error.start : error.start + 1]
                 reason = f"byte {bad!r} is not valid utf-8"
                 rejected.append(Rejected(number, reason, line.decode("utf-8", "surrogateescape")))
-        first += len(batch)
         try:
             records = fast("[" + ",".join(texts) + "]")
             if not all(type(r) is dict for r in records):

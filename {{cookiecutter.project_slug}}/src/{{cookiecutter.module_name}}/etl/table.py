@@ -307,21 +307,20 @@ class TableLoader:
         ignored: dict[str, int] = {}
         bar = self.progress(part.label, source.size)
         number = 0
+        pieces = formats.chunks(kind, spec, stream, self.settings)
+        prefetch = formats.Prefetch(pieces) if kind == "jsonl" else None
         try:
-            for chunk in formats.chunks(kind, spec, stream, self.settings):
-                for record in chunk.rejected:
-                    self._reject(part, record)
-                if not chunk.records:
-                    continue
-                number = chunk.numbers[-1]
-                keys = set().union(*chunk.records)
-                if given:
-                    for key in keys - set(given):
-                        ignored[key] = ignored.get(key, 0) + sum(key in r for r in chunk.records)
-                elif not self.names.issuperset(keys):  # new keys, in the order they appear
-                    self._ensure_columns(k for r in chunk.records for k in r if k not in self.names)
-                    self.names = {c.name for c in self.columns}
-                self._write_records(part, chunk)
+            for piece in prefetch or pieces:
+                if isinstance(piece, formats.Columns):
+                    number = piece.last
+                    if self._write_columns(part, piece):
+                        bar.advance(source.tap.count, part.rows)
+                        continue
+                    pieces = piece.exact()  # a value misfits: the lines again, one by one
+                else:
+                    pieces = [piece]
+                for chunk in pieces:
+                    number = self._load_chunk(part, chunk, given, ignored, number)
                 bar.advance(source.tap.count, part.rows)
         except formats.ReaderError as error:
             raise SourceError(f"{part.label}: {error}") from None
@@ -332,6 +331,8 @@ class TableLoader:
         except rawfiles.read_errors() as error:
             raise rawfiles.damaged(part.label, error, number) from None
         finally:
+            if prefetch is not None:
+                prefetch.close()
             bar.close()
         if ignored:
             self.notes.append(
@@ -339,6 +340,38 @@ class TableLoader:
                 + ", ".join(f"{k!r} ({n} records)" for k, n in sorted(ignored.items()))
             )
         part.sha256 = source.tap.hash.hexdigest()
+
+    def _load_chunk(self, part: Part, chunk, given, ignored: dict[str, int], number: int) -> int:
+        """Write a chunk of records (bad ones rejected); the number of its last line."""
+        for record in chunk.rejected:
+            self._reject(part, record)
+        if not chunk.records:
+            return number
+        keys = set().union(*chunk.records)
+        if given:
+            for key in keys - set(given):
+                ignored[key] = ignored.get(key, 0) + sum(key in r for r in chunk.records)
+        elif not self.names.issuperset(keys):  # new keys, in the order they appear
+            self._ensure_columns(k for r in chunk.records for k in r if k not in self.names)
+            self.names = {c.name for c in self.columns}
+        self._write_records(part, chunk)
+        return chunk.numbers[-1]
+
+    def _write_columns(self, part: Part, columns) -> bool:
+        """Write a block Arrow parsed; False (nothing written) if a value misfits its settings."""
+        import pyarrow as pa
+
+        if not self.names.issuperset(columns.names):  # new keys, in the order they appear
+            self._ensure_columns(n for n in columns.names if n not in self.names)
+            self.names = {c.name for c in self.columns}
+        by_name = dict(zip(columns.names, columns.arrays, strict=True))
+        rows = columns.rows
+        try:
+            self._write([by_name.get(c.name, pa.nulls(rows, pa.string())) for c in self.columns])
+        except inference.Misfit:
+            return False
+        part.rows += rows
+        return True
 
     def _write_records(self, part: Part, chunk) -> None:
         """Write records; one with a value that does not fit a type set in the settings is bad."""
@@ -418,7 +451,13 @@ class TableLoader:
     def _write(self, arrays) -> None:
         import pyarrow as pa
 
-        typed, demoted = self.typer.convert(arrays)
+        saved = [(c, dict(c.__dict__, missing_words=c.missing_words.copy())) for c in self.columns]
+        try:
+            typed, demoted = self.typer.convert(arrays)
+        except inference.Misfit:  # nothing of the batch is written: the states stay as they were
+            for column, state in saved:
+                column.__dict__.update(state)
+            raise
         for index, _before, after in demoted:
             if after == inference.TEXT:  # integers written so far become their (canonical) text
                 column = quote(f"c{index}")
