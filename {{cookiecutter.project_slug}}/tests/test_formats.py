@@ -5,6 +5,7 @@ import gzip
 import json
 import random
 import sqlite3
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -414,8 +415,10 @@ def test_a_bad_line_deep_in_json_lines_is_named_by_its_line(scratch_project):
     lines = hostile_json_lines(40_000).split(b"\n")
     lines[39_499] = b'{"id": 1, "score": 01}'  # line 39,500: a number JSON does not allow
     (scratch_project.raw / "deep.jsonl").write_bytes(b"\n".join(lines))
+    before = set(threading.enumerate())
     error = run()["deep"].error
     assert error.startswith("data/raw/deep.jsonl line 30002: not valid JSON (Extra data")
+    assert set(threading.enumerate()) == before  # the reading and parsing threads have stopped
     del lines[30_001]  # the line of two objects: the bad number is now on line 39,499
     (scratch_project.raw / "deep.jsonl").write_bytes(b"\n".join(lines))
     error = run(force=True)["deep"].error

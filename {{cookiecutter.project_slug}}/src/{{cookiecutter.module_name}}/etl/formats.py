@@ -25,6 +25,7 @@ under ``[tool.<package>.etl]``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -234,6 +235,11 @@ class Prefetch:
             self._put((self._END, None))
         except BaseException as error:  # handed to the loading thread
             self._put((self._END, error))
+        finally:
+            close = getattr(self.iterator, "close", None)
+            if close is not None:  # a generator stopped early: its threads stop too
+                with contextlib.suppress(Exception):  # its error was handed on already
+                    close()
 
     def _put(self, entry) -> bool:
         import queue
