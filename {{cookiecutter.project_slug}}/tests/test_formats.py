@@ -440,3 +440,19 @@ def test_nan_which_python_reads_in_json_lines_is_text_and_its_column_keeps_every
     (scratch_project.raw / "n.jsonl").write_text('{"a": 1.50}\n{"a": NaN, "b": "x"}\n')
     assert run()["n"].rows == 2
     assert rows("n") == [("1.50", None), ("nan", "x")]
+
+
+def test_a_record_misfitting_its_type_setting_leaves_the_other_columns_exact(scratch_project):
+    """The batch where column a turns to text also holds a value that misfits n's type setting:
+    a's earlier integers still become their text."""
+    scratch_project.settings('[tool.PACKAGE.etl.tables.m]\ntypes = {n = "INTEGER"}\n')
+    records = [{"a": i, "n": i} for i in range(20_000)]
+    records[15_000] = {"a": "x", "n": 1}
+    records[15_001] = {"a": 15_001, "n": "many"}
+    (scratch_project.raw / "m.jsonl").write_bytes(jsonl(records))
+    report = run(on_bad_lines="skip")["m"]
+    assert (report.rows, report.rejected) == (19_999, 1)
+    assert types("m") == {"a": "TEXT", "n": "INTEGER"}
+    with sqlite3.connect(paths.DATABASE) as con:
+        assert con.execute("SELECT DISTINCT typeof(a) FROM m").fetchall() == [("text",)]
+    assert rows("m")[:2] == [("0", 0), ("1", 1)] and rows("m")[15_000] == ("x", 1)
