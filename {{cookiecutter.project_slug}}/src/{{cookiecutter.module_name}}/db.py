@@ -173,10 +173,11 @@ class Connection:
     """The DB-API calls the ETL makes, on ADBC's low-level bindings: ``cursor()`` and ``close()``.
 
     The DB-API module (``adbc_driver_manager.dbapi``) imports ``pyarrow.dataset`` when it is
-    imported, which imports pandas: from a quarter of a second to a second of every ``invoke
-    etl`` (by the machine's load), which never uses either. This connection opens the database as ``adbc_driver_sqlite.dbapi.connect``
-    does, in autocommit mode (the ETL says BEGIN and COMMIT itself), and its errors are the
-    DB-API's (``adbc_driver_manager.Error`` and its family).
+    imported, which imports pandas: from a quarter of a second to a second of every
+    ``invoke etl`` (by the machine's load), which uses neither. This connection opens the
+    database as ``adbc_driver_sqlite.dbapi.connect`` does, in autocommit mode (the ETL says
+    BEGIN and COMMIT itself), and its errors are the DB-API's (``adbc_driver_manager.Error``
+    and its family).
     """
 
     def __init__(self, uri: str):
@@ -214,7 +215,7 @@ class Connection:
 
 
 class Cursor:
-    """One ADBC statement: ``execute(sql, parameters)``, ``fetchall()``, ``adbc_ingest``, ``close()``.
+    """One ADBC statement: ``execute(sql, parameters)``, ``fetchall()``, ``adbc_ingest``.
 
     As the DB-API's cursor does: a statement is prepared again only when its SQL changes,
     parameters are bound as a one-row Arrow record batch, rows come back as tuples of Python
