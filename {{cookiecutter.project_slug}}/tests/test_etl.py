@@ -1027,6 +1027,7 @@ LEAN_RUN = """
 import sys
 from {{ cookiecutter.module_name }} import etl
 reports = etl.run(quiet=True, prune=True)
+etl.summary(reports)  # as `invoke etl` does
 print("\\n".join(f"{r.table}|{r.status}" for r in reports))
 print(sorted({"pandas", "pyarrow.dataset", "adbc_driver_manager.dbapi"} & set(sys.modules)))
 """
