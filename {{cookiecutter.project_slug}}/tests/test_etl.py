@@ -1023,6 +1023,49 @@ def test_a_table_whose_files_are_gone_is_listed_and_prune_drops_it_and_its_copy(
         ]
 
 
+LEAN_RUN = """
+import sys
+from {{ cookiecutter.module_name }} import etl
+reports = etl.run(quiet=True, prune=True)
+etl.summary(reports)  # as `invoke etl` does
+print("\\n".join(f"{r.table}|{r.status}" for r in reports))
+print(sorted({"pandas", "pyarrow.dataset", "adbc_driver_manager.dbapi"} & set(sys.modules)))
+"""
+
+
+def test_a_csv_load_never_imports_pandas_nor_the_adbc_dbapi(scratch_project):
+    """Importing them took a quarter of a second of every `invoke etl`, which needs neither."""
+    import subprocess
+    import sys
+
+    write(scratch_project.raw / "kept.csv", "x\n1\n")
+    write(scratch_project.raw / "gone.csv.gz", "x\n2\n")
+    run()
+    assert data.load("gone")["x"].tolist() == [2]  # a columnar copy, for prune to remove
+    (scratch_project.raw / "gone.csv.gz").unlink()
+    write(
+        scratch_project.raw / "new.csv.gz",
+        "n,r,s,d\n1,2.5,a,2024-01-31\n2,,NA,2024-02-01\n3,1234567890.123456,,2024-02-02\n",
+    )
+    command = [sys.executable, "-c", LEAN_RUN]
+    env = {**os.environ, "PROJECT_ROOT": str(scratch_project.root)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    *statuses, imported = done.stdout.splitlines()
+    assert dict(line.split("|") for line in statuses) == {
+        "kept": "skipped",
+        "new": "loaded",
+        "gone": "pruned",
+    }
+    assert imported == "[]"
+    assert types("new") == {"n": "INTEGER", "r": "REAL", "s": "TEXT", "d": "TEXT"}
+    assert rows("new") == [
+        (1, 2.5, "a", "2024-01-31"),
+        (2, None, "NA", "2024-02-01"),
+        (3, 1234567890.123456, None, "2024-02-02"),
+    ]
+    assert not (paths.DATABASE.parent / "columnar" / "gone").exists()
+
+
 def test_a_header_only_file_is_an_empty_table_of_text_columns_noted_in_the_summary(
     scratch_project,
 ):

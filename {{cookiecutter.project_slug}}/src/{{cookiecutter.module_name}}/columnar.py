@@ -337,7 +337,8 @@ def prune(*, database: str | os.PathLike | None = None) -> list[str]:
     """Remove the copies of tables no longer in the database; the names of those tables."""
     if not folder().is_dir():
         return []
-    with _connect(database) as connection, connection.cursor() as cursor:
+    # Lean: `invoke etl --prune` calls it, and the DB-API's imports would double its start.
+    with _connect(database, dbapi=False) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
         names = {_table_folder(name).name for (name,) in cursor.fetchall()}
     gone = []
@@ -348,12 +349,12 @@ def prune(*, database: str | os.PathLike | None = None) -> list[str]:
     return gone
 
 
-def _connect(database: str | os.PathLike | None):
+def _connect(database: str | os.PathLike | None, *, dbapi: bool = True):
     path = Path(database) if database else paths.DATABASE
     if not path.is_file():
         raise ColumnarError(f"no database at {path}: run `invoke etl` first")
     try:
-        return db.connect(path, "read")
+        return db.connect(path, "read", dbapi=dbapi)
     except db.DatabaseError as error:
         raise ColumnarError(str(error)) from None
 

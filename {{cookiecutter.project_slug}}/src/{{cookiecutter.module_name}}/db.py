@@ -12,6 +12,12 @@ Two roles, one file:
   ETL left behind on the first read, and falls back on ``mode=ro`` for a database it may
   not write (a shared, read-only copy), which has no hot journal to roll back.
 
+Either role comes as a DB-API connection (``adbc_driver_sqlite.dbapi``), or with
+``dbapi=False`` as a lean :class:`Connection` on ADBC's low-level bindings, with only the
+calls the ETL makes (``cursor()``, ``execute``, ``fetchall``, ``adbc_ingest``, ``close()``):
+importing the DB-API imports pandas (through ``pyarrow.dataset``), a quarter of a second or
+more of every ``invoke etl``, which needs neither. Same driver, same pragmas, same errors.
+
 The manifest (``_etl_manifest``) is one row per raw file behind a table: its path, size,
 modification time, SHA-256, rows, rejected lines, and the table's columns (with each
 column's logical type, e.g. ``date``), settings and notes. It is read and written only here,
@@ -28,7 +34,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from . import paths
 from .errors import ProjectError
@@ -71,14 +77,16 @@ def sqlite_message(error: BaseException) -> str:
     return re.sub(r"^[A-Z_]+: (\[SQLite\] )?(Failed to (prepare|step) query: )?", "", message)
 
 
-def connect(path: str | os.PathLike, role: Role = "read", *, wait_seconds: float = 60.0):
-    """An ADBC (DB-API) connection to the SQLite file ``path`` in ``role``.
+def connect(
+    path: str | os.PathLike, role: Role = "read", *, wait_seconds: float = 60.0, dbapi: bool = True
+):
+    """An ADBC connection to the SQLite file ``path`` in ``role``: a DB-API one, or a lean one.
 
     Raises :class:`DatabaseError` (one line) when it cannot be opened. ``wait_seconds`` is
-    the write role's wait for readers (see the module's docstring).
+    the write role's wait for readers (see the module's docstring). ``dbapi=False`` gives a
+    :class:`Connection`, the few DB-API calls the ETL makes, without the DB-API's imports.
     """
     import adbc_driver_manager
-    import adbc_driver_sqlite.dbapi as dbapi
 
     path = Path(path)
     connection = None
@@ -87,7 +95,7 @@ def connect(path: str | os.PathLike, role: Role = "read", *, wait_seconds: float
             raise IsADirectoryError(path)
         if role == "write":
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection = dbapi.connect(str(path), autocommit=True)
+            uri = str(path)
             pragmas = [
                 # A rollback journal, not WAL: WAL doubled the load time (every page written
                 # twice). Pages are synced at commit, so a killed load never leaves half a table.
@@ -100,8 +108,13 @@ def connect(path: str | os.PathLike, role: Role = "read", *, wait_seconds: float
         else:
             writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
             uri = path.resolve().as_uri() + ("" if writable else "?mode=ro")
-            connection = dbapi.connect(uri, autocommit=True)
             pragmas = ["query_only=1", f"busy_timeout={READ_WAIT_MS}"]
+        if dbapi:
+            import adbc_driver_sqlite.dbapi
+
+            connection = adbc_driver_sqlite.dbapi.connect(uri, autocommit=True)
+        else:
+            connection = Connection(uri)
         cursor = connection.cursor()
         try:
             for pragma in pragmas:
@@ -151,6 +164,174 @@ def table_exists(cursor, table: str) -> bool:
     return bool(
         execute(cursor, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,))
     )
+
+
+# ---- the lean connection -------------------------------------------------------------------------
+
+
+class Connection:
+    """The DB-API calls the ETL makes, on ADBC's low-level bindings: ``cursor()`` and ``close()``.
+
+    The DB-API module (``adbc_driver_manager.dbapi``) imports ``pyarrow.dataset`` when it is
+    imported, which imports pandas: from a quarter of a second to a second of every
+    ``invoke etl`` (by the machine's load), which uses neither. This connection opens the
+    database as ``adbc_driver_sqlite.dbapi.connect`` does, in autocommit mode (the ETL says
+    BEGIN and COMMIT itself), and its errors are the DB-API's (``adbc_driver_manager.Error``
+    and its family).
+    """
+
+    def __init__(self, uri: str):
+        import adbc_driver_manager
+        import adbc_driver_sqlite
+
+        self.database = adbc_driver_sqlite.connect(uri)
+        try:
+            self.adbc_connection = adbc_driver_manager.AdbcConnection(self.database)
+        except BaseException:
+            self.database.close()
+            raise
+        self.cursors: list[Cursor] = []
+
+    def cursor(self) -> Cursor:
+        cursor = Cursor(self)
+        self.cursors.append(cursor)
+        return cursor
+
+    def close(self) -> None:
+        """Close the cursors still open, then the connection (ADBC refuses while they are)."""
+        if self.database is None:
+            return
+        for cursor in self.cursors:
+            cursor.close()
+        self.adbc_connection.close()
+        self.database.close()
+        self.database = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Cursor:
+    """One ADBC statement: ``execute(sql, parameters)``, ``fetchall()``, ``adbc_ingest``.
+
+    As the DB-API's cursor does: a statement is prepared again only when its SQL changes,
+    parameters are bound as a one-row Arrow record batch, rows come back as tuples of Python
+    values, and Ctrl-C during a statement of the main thread interrupts SQLite.
+    """
+
+    def __init__(self, connection: Connection):
+        import adbc_driver_manager
+
+        self.connection = connection
+        self.statement = adbc_driver_manager.AdbcStatement(connection.adbc_connection)
+        self.query: str | None = None  # the SQL the statement holds
+        self.result = None  # the result stream of the last execute(), until fetched
+
+    def execute(self, sql: str, parameters=None) -> Self:
+        self._release()
+        if sql != self.query:
+            self.query = sql
+            self.statement.set_sql_query(sql)
+            _blocking(self.statement.prepare, self.statement)
+        if parameters:
+            self.statement.bind(_one_row(parameters))
+        self.result, _ = _blocking(self.statement.execute_query, self.statement)
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        """The rows of the last statement's result (``[]`` once fetched)."""
+        import pyarrow as pa
+
+        if self.result is None:
+            return []
+        stream, self.result = self.result, None
+        table = _blocking(pa.RecordBatchReader.from_stream(stream).read_all, self.statement)
+        return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+    def adbc_ingest(self, table: str, data, mode: Literal["append"] = "append") -> int:
+        """Append the Arrow record batch ``data`` to ``table``; the number of rows, or -1."""
+        import adbc_driver_manager as adbc
+
+        if mode != "append":
+            raise ValueError(f"mode={mode!r}: this connection only appends (mode='append')")
+        self._release()
+        self.statement.set_options(
+            **{
+                adbc.INGEST_OPTION_TARGET_TABLE: table,
+                adbc.INGEST_OPTION_MODE: adbc.INGEST_OPTION_MODE_APPEND,
+            }
+        )
+        self.statement.bind(data)
+        self.query = None  # the ingest replaced the statement's SQL
+        return _blocking(self.statement.execute_update, self.statement)
+
+    def close(self) -> None:
+        if self.statement is None:
+            return
+        self._release()
+        self.statement.close()
+        self.statement = None
+
+    def _release(self) -> None:
+        if self.result is not None:
+            stream, self.result = self.result, None
+            stream.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _one_row(values):
+    """``values`` as a one-row Arrow record batch, one column each, typed as the DB-API types them.
+
+    Built from buffers, not by ``pa.array(...)``, which imports pandas (to ask whether the
+    values are a pandas Series).
+
+    >>> _one_row((1, 2.5, "é", None, b"x", True)).to_pylist()
+    [{'0': 1, '1': 2.5, '2': 'é', '3': None, '4': b'x', '5': True}]
+    """
+    import struct
+
+    import pyarrow as pa
+
+    columns = []
+    for value in values:
+        if value is None:
+            column = pa.nulls(1)
+        elif isinstance(value, bool):
+            column = pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(bytes([value]))])
+        elif isinstance(value, int | float):
+            kind, code = (pa.float64(), "<d") if isinstance(value, float) else (pa.int64(), "<q")
+            column = pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(struct.pack(code, value))])
+        elif isinstance(value, str | bytes):
+            data = value.encode() if isinstance(value, str) else value
+            kind = pa.string() if isinstance(value, str) else pa.binary()
+            offsets = pa.py_buffer(struct.pack("<ii", 0, len(data)))
+            column = pa.Array.from_buffers(kind, 1, [None, offsets, pa.py_buffer(data)])
+        else:
+            raise TypeError(
+                f"cannot bind {type(value).__name__} {value!r}: give int, float, str, bytes or None"
+            )
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=[str(i) for i in range(len(columns))])
+
+
+def _blocking(call, statement):
+    """``call()``, which Ctrl-C (in the main thread) interrupts by cancelling ``statement``.
+
+    The DB-API's own helper, from the module of ADBC's bindings; a plain call without it.
+    """
+    try:
+        from adbc_driver_manager._lib import _blocking_call
+    except ImportError:  # not in every version of ADBC: Ctrl-C then waits for the statement
+        return call()
+    return _blocking_call(call, (), {}, statement.cancel)
 
 
 # ---- the manifest --------------------------------------------------------------------------------

@@ -146,6 +146,40 @@ def _pa():
     return pa, pc
 
 
+def strings(values: list[str | None]):
+    """An Arrow string array of ``values`` (text or None), built from its buffers.
+
+    Not ``pa.array(values, pa.string())``: pyarrow imports pandas then (to ask whether
+    ``values`` is a pandas object), a quarter of a second of every ``invoke etl``.
+
+    >>> strings(["a", None, "é"]).to_pylist()
+    ['a', None, 'é']
+    """
+    import numpy as np
+
+    pa, _ = _pa()
+    data = [b"" if value is None else value.encode() for value in values]
+    offsets = np.zeros(len(data) + 1, np.int64)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    valid = np.array([value is not None for value in values], bool)
+    nulls = len(values) - int(valid.sum())
+    buffers = [
+        pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None,
+        pa.py_buffer(offsets),
+        pa.py_buffer(b"".join(data)),
+    ]
+    return pa.Array.from_buffers(pa.large_string(), len(values), buffers, nulls).cast(pa.string())
+
+
+def _length(n: int):
+    """``n`` as an Arrow int32 scalar, to compare with ``pc.binary_length``: a Python number
+    there goes through ``pa.scalar``, which imports pandas as ``pa.array`` does."""
+    import struct
+
+    pa, _ = _pa()
+    return pa.Array.from_buffers(pa.int32(), 1, [None, pa.py_buffer(struct.pack("<i", n))])[0]
+
+
 def _parsed(values, kind: str):
     """``values`` cast to ``int64`` or ``float64`` by Arrow, or None if any does not parse."""
     pa, pc = _pa()
@@ -165,7 +199,7 @@ def as_integers(values):
     if pc.any(pc.starts_with(values, "-0")).as_py():
         return None
     if pc.any(
-        pc.and_(pc.starts_with(values, "0"), pc.greater(pc.binary_length(values), 1))
+        pc.and_(pc.starts_with(values, "0"), pc.greater(pc.binary_length(values), _length(1)))
     ).as_py():
         return None
     return integers
@@ -205,7 +239,9 @@ def as_reals(values):
         return None
     # At most 15 significant digits and no exponent: the double gives the number back.
     lengths = pc.binary_length(values)
-    hard = pc.or_(pc.greater(lengths, 15), pc.match_substring(values, "e", ignore_case=True))
+    hard = pc.or_(
+        pc.greater(lengths, _length(15)), pc.match_substring(values, "e", ignore_case=True)
+    )
     if not pc.any(hard).as_py():
         return reals
     texts, doubles = values.filter(hard), reals.filter(hard)
@@ -227,7 +263,7 @@ def null_mask(values, markers, empty_is_null: bool):
     pa, pc = _pa()
     mask = None
     if empty_is_null:
-        mask = pc.equal(pc.binary_length(values), 0)
+        mask = pc.equal(pc.binary_length(values), _length(0))
     if markers is not None:
         marked = pc.is_in(values, value_set=markers)
         mask = marked if mask is None else pc.or_(mask, marked)
@@ -238,11 +274,10 @@ class Typer:
     """Converts batches of string columns to typed Arrow arrays, column states moving up."""
 
     def __init__(self, columns: list[Column], null_markers: list[str], empty_is_null: bool = True):
-        pa, _ = _pa()
         self.columns = columns
-        self.markers = pa.array(null_markers, pa.string()) if null_markers else None
+        self.markers = strings(null_markers) if null_markers else None
         self.empty_is_null = empty_is_null
-        self.missing = pa.array(sorted(MISSING_WORDS - set(null_markers)), pa.string())
+        self.missing = strings(sorted(MISSING_WORDS - set(null_markers)))
 
     def convert(self, arrays) -> tuple[list, list[tuple[int, int, int]]]:
         """Typed arrays for one batch, and ``(column, old state, new state)`` for each demotion.
@@ -257,7 +292,7 @@ class Typer:
                 values = values.cast(pa.string())
             mask = null_mask(values, self.markers, self.empty_is_null)
             if mask is not None and pc.any(mask).as_py():
-                values = pc.if_else(mask, pa.scalar(None, pa.string()), values)
+                values = pc.if_else(mask, pa.nulls(1, pa.string())[0], values)
             if values.null_count == len(values):
                 out.append(values)
                 continue
@@ -367,7 +402,7 @@ def as_iso(values, date_format: str):
     Python's ``datetime.strptime`` decides what matches; Arrow converts the batch when it
     agrees (its own parser normalises ``31/02`` to ``02/03``, so it is checked both ways).
     """
-    pa, pc = _pa()
+    _, pc = _pa()
     iso = iso_format(date_format)
     parsed = pc.strptime(values, format=date_format, unit="s", error_is_null=True)
     if parsed.null_count == values.null_count and "%f" not in date_format:
@@ -383,7 +418,7 @@ def as_iso(values, date_format: str):
         if when is None:
             return None
         texts.append(when.strftime(iso))
-    return pa.array(texts, pa.string())
+    return strings(texts)
 
 
 def parse_date(text: str, date_format: str) -> datetime | None:

@@ -160,7 +160,7 @@ def run(
             f"no data files in {paths.relative(paths.RAW_DIR)}: put the raw CSV/TSV files there"
         )
     try:
-        connection = db.connect(target, "write", wait_seconds=defaults.wait_seconds)
+        connection = db.connect(target, "write", wait_seconds=defaults.wait_seconds, dbapi=False)
     except db.DatabaseError as error:
         raise EtlError(str(error)) from None
     cursor = connection.cursor()
