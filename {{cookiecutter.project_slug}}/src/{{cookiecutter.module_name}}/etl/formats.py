@@ -37,6 +37,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from ..errors import ProjectError
+from . import inference
 from .rawfiles import MB, LineTooLong, Prefixed, Rejected, preview
 
 JSON_EXTENSIONS = (".jsonl", ".ndjson", ".json")
@@ -385,7 +386,8 @@ class _ArrowLines:
             values = column.combine_chunks()
             if pa.types.is_boolean(kind):
                 learned[name] = {bool}
-                values = pc.if_else(values, "1", "0")
+                one, zero = inference.strings(["1", "0"])  # no pa.scalar: it imports pandas
+                values = pc.if_else(values, one, zero)
             elif pa.types.is_string(kind):
                 learned[name] = {str}
             else:
