@@ -1033,7 +1033,7 @@ print(sorted({"pandas", "pyarrow.dataset", "adbc_driver_manager.dbapi"} & set(sy
 """
 
 
-def test_a_csv_load_never_imports_pandas_nor_the_adbc_dbapi(scratch_project):
+def test_a_csv_or_json_lines_load_never_imports_pandas_nor_the_adbc_dbapi(scratch_project):
     """Importing them took a quarter of a second of every `invoke etl`, which needs neither."""
     import subprocess
     import sys
@@ -1047,6 +1047,10 @@ def test_a_csv_load_never_imports_pandas_nor_the_adbc_dbapi(scratch_project):
         scratch_project.raw / "new.csv.gz",
         "n,r,s,d\n1,2.5,a,2024-01-31\n2,,NA,2024-02-01\n3,1234567890.123456,,2024-02-02\n",
     )
+    write(
+        scratch_project.raw / "lines.jsonl.gz",
+        '{"n": 1, "r": 2.50, "b": true, "d": "2024-01-31"}\n{"n": -0, "b": false, "d": null}\n',
+    )
     command = [sys.executable, "-c", LEAN_RUN]
     env = {**os.environ, "PROJECT_ROOT": str(scratch_project.root)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
@@ -1055,8 +1059,10 @@ def test_a_csv_load_never_imports_pandas_nor_the_adbc_dbapi(scratch_project):
         "kept": "skipped",
         "new": "loaded",
         "gone": "pruned",
+        "lines": "loaded",
     }
     assert imported == "[]"
+    assert rows("lines") == [(1, 2.5, 1, "2024-01-31"), (0.0, None, 0, None)]
     assert types("new") == {"n": "INTEGER", "r": "REAL", "s": "TEXT", "d": "TEXT"}
     assert rows("new") == [
         (1, 2.5, "a", "2024-01-31"),

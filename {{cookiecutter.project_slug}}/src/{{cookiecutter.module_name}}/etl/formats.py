@@ -337,7 +337,7 @@ class _ArrowLines:
         import pyarrow.compute as pc
         import pyarrow.json as pj
 
-        if not block.endswith(b"\n") or len(block) >= 1 << 31:
+        if not block.endswith(b"\n"):
             return None
         data = np.frombuffer(block, np.uint8)
         ends = np.flatnonzero(data == 10)
@@ -349,19 +349,18 @@ class _ArrowLines:
         last = np.where(data[last] == ord("\r"), last - 1, last)
         if (data[last] != ord("}")).any():
             return None
-        offsets = pa.py_buffer(np.concatenate(([0], ends + 1)).astype(np.int32))
-        lines = pa.Array.from_buffers(pa.binary(), len(ends), [None, offsets, pa.py_buffer(block)])
-        try:
-            lines = lines.cast(pa.string())  # checks the UTF-8 (Arrow's JSON reader does not)
-        except pa.ArrowInvalid:
-            return None
-        quoted = pc.replace_substring_regex(lines, pattern=MEMBER_NUMBER, replacement=r'":"\1"')
-        size = pc.sum(pc.binary_length(quoted)).as_py()
+        offsets = pa.py_buffer(np.concatenate(([0], ends + 1)))
+        lines = pa.Array.from_buffers(
+            pa.large_binary(), len(ends), [None, offsets, pa.py_buffer(block)]
+        )
         longest = int(np.diff(ends, prepend=-1).max())
         if schema is None:
             with self.lock:
                 schema = pa.schema(list(self.kinds.items()))
         try:
+            lines = lines.cast(pa.large_string())  # checks the UTF-8 (Arrow's JSON reader does not)
+            quoted = pc.replace_substring_regex(lines, pattern=MEMBER_NUMBER, replacement=r'":"\1"')
+            size = pc.sum(pc.binary_length(quoted)).as_py()
             table = pj.read_json(
                 pa.BufferReader(quoted.buffers()[2][:size]),
                 read_options=pj.ReadOptions(block_size=max(1 << 20, 2 * longest + 64)),
