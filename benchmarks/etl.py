@@ -16,7 +16,8 @@ process so that its peak RSS is its own (``os.wait4``):
 - ``sqlite-utils insert --csv --detect-types`` (on the plain CSV: it cannot read gzip) and
   pandas ``read_csv(chunksize=...)`` + ``to_sql``, when installed (``--skip-slow`` skips them);
 - the same rows as JSON Lines: ``invoke etl`` on the ``.jsonl.gz`` against
-  ``sqlite-utils insert --nl`` on the ``.jsonl``;
+  ``sqlite-utils insert --nl`` on the ``.jsonl``, and the floor of these parts (Arrow's JSON
+  reader and ADBC's ingest, untyped, no number kept as written: :data:`JSON_FLOOR`);
 - ``pandas.read_sql`` against ``data.load`` of the loaded table;
 - the same rows as one JSON array (``.json.gz``, streamed by ijson), and half of them;
 - the cost of the checks that keep memory bounded and find dates: their CPU time during a
@@ -259,6 +260,59 @@ def best_of(repeat: int, *commands: list[str], env: dict | None = None, before=N
     return min(r[0] for r in runs), max(r[1] for r in runs)
 
 
+# The floor of JSON Lines into SQLite with these parts: isal's gunzip on a thread of its own,
+# Arrow's streaming JSON reader (every core), ADBC's ingest of each batch on a writer thread;
+# nothing typed beyond what Arrow infers, and no number kept as written.
+JSON_FLOOR = """
+import os, queue, sys, threading
+import adbc_driver_manager as adbc
+import adbc_driver_sqlite
+import pyarrow as pa
+import pyarrow.json as pj
+from isal import igzip_threaded
+
+source, target = sys.argv[1:]
+if os.path.exists(target):
+    os.remove(target)
+database = adbc_driver_sqlite.connect(target)
+connection = adbc.AdbcConnection(database)
+statement = adbc.AdbcStatement(connection)
+for sql in ("PRAGMA journal_mode=DELETE", "PRAGMA synchronous=NORMAL", "BEGIN"):
+    statement.set_sql_query(sql)
+    statement.execute_update()
+text = pa.schema([(name, pa.string()) for name in ("word", "date", "text", "quoted")])
+reader = pj.open_json(  # the text stays text, as in the ETL (Arrow would make dates timestamps)
+    igzip_threaded.open(source, "rb", threads=1),
+    read_options=pj.ReadOptions(block_size=1 << 21),
+    parse_options=pj.ParseOptions(explicit_schema=text, unexpected_field_behavior="infer"),
+)
+batches = queue.Queue(maxsize=2)
+
+
+def write():
+    mode = adbc.INGEST_OPTION_MODE_CREATE
+    while (batch := batches.get()) is not None:
+        insert = adbc.AdbcStatement(connection)
+        insert.set_options(
+            **{adbc.INGEST_OPTION_TARGET_TABLE: "bench", adbc.INGEST_OPTION_MODE: mode}
+        )
+        insert.bind(batch)
+        insert.execute_update()
+        insert.close()
+        mode = adbc.INGEST_OPTION_MODE_APPEND
+
+
+writer = threading.Thread(target=write)
+writer.start()
+for batch in reader:
+    batches.put(batch)
+batches.put(None)
+writer.join()
+statement.set_sql_query("COMMIT")
+statement.execute_update()
+"""
+
+
 def scratch_project(work: Path, name: str, source: Path) -> Path:
     """A project folder (this project's pyproject.toml) whose data/raw holds one file."""
     root = work / name
@@ -374,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         reference_db.unlink(missing_ok=True)
         command = [utils, "insert", str(reference_db), "bench", str(lines["jsonl"]), "--nl"]
         record("sqlite-utils insert --nl (.jsonl)", *measure(command))
+    floor = [sys.executable, "-c", JSON_FLOOR, str(lines["jsonl.gz"]), str(work / "floor.sqlite")]
+    record("floor: Arrow's JSON reader + ingest, untyped", *best_of(args.repeat, floor))
 
     arrays = prepare_json_array(work, args.rows, lines["jsonl"])
     halves = prepare_json_array(
@@ -409,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio("invoke etl (.gz, typed)", "pandas read_csv(chunksize) + to_sql", "")
     ratio("data.load of the table", "pandas.read_sql of the table", "<= 0.4")
     ratio("invoke etl (.jsonl.gz, typed)", "sqlite-utils insert --nl (.jsonl)", "<= 0.08")
+    ratio("floor: Arrow's JSON reader + ingest, untyped", "sqlite-utils insert --nl (.jsonl)", "")
     full, halfway = (
         timing["invoke etl (.gz, typed)"][1],
         timing[f"invoke etl (.gz, half: {args.rows // 2:,} rows)"][1],
