@@ -456,3 +456,11 @@ def test_a_record_misfitting_its_type_setting_leaves_the_other_columns_exact(scr
     with sqlite3.connect(paths.DATABASE) as con:
         assert con.execute("SELECT DISTINCT typeof(a) FROM m").fetchall() == [("text",)]
     assert rows("m")[:2] == [("0", 0), ("1", 1)] and rows("m")[15_000] == ("x", 1)
+
+
+def test_a_json_line_longer_than_the_reader_block_loads_whole(scratch_project):
+    long = "é" * 3_000_000  # 6 MB of UTF-8: three of the reader's blocks
+    text = jsonl([{"id": 1, "text": "a"}, {"id": 2, "text": long}, {"id": 3, "text": "c"}])
+    (scratch_project.raw / "long.jsonl.gz").write_bytes(gzip.compress(text))
+    assert run()["long"].rows == 3
+    assert rows("long") == [(1, "a"), (2, long), (3, "c")]

@@ -281,18 +281,22 @@ class Prefetch:
 def _line_blocks(stream) -> Iterator[bytes]:
     """``stream`` in blocks of whole lines, about :data:`BLOCK` bytes each (a longer line whole:
     the line limit keeps it bounded); the last may lack its newline."""
-    rest = b""
+    pending: list[bytes] = []  # the start of a line not ended yet, piece by piece
     while data := stream.read(BLOCK):
-        if rest:
-            data = rest + data
         cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut]
-            rest = data[cut:]
+        if not cut:
+            pending.append(data)
+            continue
+        if pending:
+            pending.append(data[:cut])
+            yield b"".join(pending)
+            pending = []
         else:
-            rest = data
-    if rest:
-        yield rest
+            yield data if cut == len(data) else data[:cut]
+        if cut < len(data):
+            pending.append(data[cut:])
+    if pending:
+        yield b"".join(pending)
 
 
 class _ArrowLines:
