@@ -29,6 +29,8 @@ import contextlib
 import importlib
 import io
 import json
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -148,10 +150,6 @@ class Columns:
     settings: dict
 
     @property
-    def rows(self) -> int:
-        return self.lines
-
-    @property
     def last(self) -> int:
         return self.first + self.lines - 1
 
@@ -172,36 +170,32 @@ def json_lines(stream, settings: dict) -> Iterator[Chunk | Columns]:
     duplicate keys, bad UTF-8, ...) is read record by record, ten thousand lines at a time in
     one call to Python's parser (line by line for a chunk with a bad line): :class:`Chunk`.
     """
-    flat = bool(settings.get("flatten", False))
-    if flat or settings.get("columns"):  # the record reader's own rules: every block by it
-        first = 1
-        for block in _line_blocks(stream):
-            yield from _exact_lines(block, first, settings)
-            first += block.count(b"\n")
-        return
     from concurrent.futures import ThreadPoolExecutor
 
-    fast = _ArrowLines(settings)
+    # flatten and columns follow the record reader's own rules: every block is read by it.
+    exact_only = settings.get("flatten") or settings.get("columns")
+    fast = None if exact_only else _ArrowLines(settings)
     first = 1
-    pending: deque = deque()  # (block, its parse under way), in file order
+    pending: deque = deque()  # (block, its parse under way or None), in file order
 
     def finish():
         nonlocal first
         block, parsing = pending.popleft()
-        columns = parsing.result()
+        columns = parsing.result() if parsing is not None else None
         if columns is not None:
             columns.first = first
             yield columns
             first += columns.lines
             return
         for chunk in _exact_lines(block, first, settings):
-            fast.learn(chunk.records)
+            if fast is not None:
+                fast.learn(chunk.records)
             yield chunk
         first += block.count(b"\n")
 
     with ThreadPoolExecutor(2, thread_name_prefix="etl-json") as pool:  # two blocks at once
         for block in _line_blocks(stream):
-            pending.append((block, pool.submit(fast.parse, block)))
+            pending.append((block, pool.submit(fast.parse, block) if fast is not None else None))
             if len(pending) > 2:
                 yield from finish()
         while pending:
@@ -213,15 +207,12 @@ class Prefetch:
 
     Reading, decompressing and parsing a block (in C, without the GIL) then overlap with
     typing the one before on the loading thread. An exception of the iterator is raised where
-    its item would have come; :meth:`close` (or leaving the ``with``) stops the thread.
+    its item would have come; :meth:`close` stops the thread.
     """
 
     _END = object()
 
     def __init__(self, iterator: Iterator, depth: int = 2):
-        import queue
-        import threading
-
         self.iterator = iterator
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.stopped = threading.Event()
@@ -243,8 +234,6 @@ class Prefetch:
                     close()
 
     def _put(self, entry) -> bool:
-        import queue
-
         while not self.stopped.is_set():
             try:
                 self.queue.put(entry, timeout=0.25)
@@ -254,8 +243,6 @@ class Prefetch:
         return False
 
     def __iter__(self):
-        import queue
-
         while True:
             try:
                 item, error = self.queue.get(timeout=0.25)
@@ -270,12 +257,6 @@ class Prefetch:
     def close(self) -> None:
         self.stopped.set()
         self.thread.join()
-
-    def __enter__(self) -> Prefetch:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _line_blocks(stream) -> Iterator[bytes]:
@@ -303,8 +284,6 @@ class _ArrowLines:
     """Parses blocks of JSON Lines with Arrow, or says (None) that the record reader must."""
 
     def __init__(self, settings: dict):
-        import threading
-
         self.settings = settings
         self.kinds: dict[str, object] = {}  # key -> pa.string() or pa.bool_(), as seen so far
         self.lock = threading.Lock()  # blocks are parsed on two threads at once

@@ -283,10 +283,11 @@ class Typer:
         """Typed arrays for one batch, and ``(column, old state, new state)`` for each demotion.
 
         Raises :class:`Restart` when a column holding written REAL values must become TEXT
-        and :class:`Misfit` when a value does not fit a type fixed by the settings.
+        and :class:`Misfit` when a value does not fit a type fixed by the settings (before any
+        column's state has moved: the batch can be written again without the misfits).
         """
         pa, pc = _pa()
-        out, demoted, restart = [], [], []
+        converted = []  # (text values, typed values, new state) per column; state None: all NULL
         for index, (column, values) in enumerate(zip(self.columns, arrays, strict=True)):
             if values.type != pa.string():
                 values = values.cast(pa.string())
@@ -294,9 +295,8 @@ class Typer:
             if mask is not None and pc.any(mask).as_py():
                 values = pc.if_else(mask, pa.nulls(1, pa.string())[0], values)
             if values.null_count == len(values):
-                out.append(values)
+                converted.append((values, values, None))
                 continue
-            before = column.state
             if column.date_format is not None:
                 iso = as_iso(values, column.date_format)
                 if iso is None:
@@ -305,6 +305,16 @@ class Typer:
             typed, state = self._convert(column, values)
             if column.forced is not None and state > column.forced:
                 raise Misfit(index)
+            converted.append((values, typed, state))
+        # No Misfit past this point: only now do the columns' states move.
+        out, demoted, restart = [], [], []
+        for index, (column, (values, typed, state)) in enumerate(
+            zip(self.columns, converted, strict=True)
+        ):
+            if state is None:
+                out.append(typed)
+                continue
+            before = column.state
             if state == TEXT and before in (INTEGER, REAL):
                 column.shadow = max(column.shadow, before)
             if state != before and column.written:

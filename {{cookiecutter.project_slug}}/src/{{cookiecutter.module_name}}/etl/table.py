@@ -299,6 +299,7 @@ class TableLoader:
                 self.sql(f"CREATE TABLE {STAGING} ({internal})")
             else:  # a new key: a column added in place, no row rewritten
                 self.sql(f"ALTER TABLE {STAGING} ADD COLUMN {internal}")
+        self.names.update(new)
 
     def _load_records(self, part: Part, source, stream, kind: str, spec: str | None) -> None:
         """JSON Lines, XML rows or your reader's records, typed like CSV fields."""
@@ -352,8 +353,7 @@ class TableLoader:
             for key in keys - set(given):
                 ignored[key] = ignored.get(key, 0) + sum(key in r for r in chunk.records)
         elif not self.names.issuperset(keys):  # new keys, in the order they appear
-            self._ensure_columns(k for r in chunk.records for k in r if k not in self.names)
-            self.names = {c.name for c in self.columns}
+            self._ensure_columns(k for r in chunk.records for k in r)
         self._write_records(part, chunk)
         return chunk.numbers[-1]
 
@@ -362,15 +362,14 @@ class TableLoader:
         import pyarrow as pa
 
         if not self.names.issuperset(columns.names):  # new keys, in the order they appear
-            self._ensure_columns(n for n in columns.names if n not in self.names)
-            self.names = {c.name for c in self.columns}
+            self._ensure_columns(columns.names)
         by_name = dict(zip(columns.names, columns.arrays, strict=True))
-        rows = columns.rows
+        absent = pa.nulls(columns.lines, pa.string())
         try:
-            self._write([by_name.get(c.name, pa.nulls(rows, pa.string())) for c in self.columns])
+            self._write([by_name.get(c.name, absent) for c in self.columns])
         except inference.Misfit:
             return False
-        part.rows += rows
+        part.rows += columns.lines
         return True
 
     def _write_records(self, part: Part, chunk) -> None:
@@ -451,13 +450,7 @@ class TableLoader:
     def _write(self, arrays) -> None:
         import pyarrow as pa
 
-        saved = [(c, dict(c.__dict__, missing_words=c.missing_words.copy())) for c in self.columns]
-        try:
-            typed, demoted = self.typer.convert(arrays)
-        except inference.Misfit:  # nothing of the batch is written: the states stay as they were
-            for column, state in saved:
-                column.__dict__.update(state)
-            raise
+        typed, demoted = self.typer.convert(arrays)
         for index, _before, after in demoted:
             if after == inference.TEXT:  # integers written so far become their (canonical) text
                 column = quote(f"c{index}")
